@@ -1,0 +1,23 @@
+/** A failure the user can act on: `message` says what happened, `hint` what to do about it. */
+export class ActionError extends Error {
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ActionError';
+    this.hint = options.hint;
+  }
+}
+
+/** One line: the message, the hint, and the causes that add information. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 4; depth++) {
+    const text = current instanceof Error ? current.message : String(current);
+    if (text && !parts.some((part) => part.includes(text))) parts.push(text);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  const hint = error instanceof ActionError && error.hint ? ` — ${error.hint}` : '';
+  return parts.join(': ') + hint;
+}

@@ -1,0 +1,344 @@
+import { posix } from 'node:path';
+import semver from 'semver';
+import { z } from 'zod';
+import { ActionError } from './errors.ts';
+import { DEFAULT_TOOL_VERSIONS } from './versions.ts';
+
+/** Everything the caller configured, validated and normalised. */
+export interface Inputs {
+  service: string;
+  repository: string;
+  images: string[];
+  tag: string | undefined;
+  bakePath: string;
+  checkout: boolean;
+  githubToken: string;
+  awsRegion: string;
+  ecrRegistry: string;
+  awsRoleArn: string;
+  teleportFqdn: string;
+  teleportToken: string;
+  teleportWorkloadIdentity: string;
+  teleportVersion: string | 'auto';
+  fluxVersion: string;
+  cosignVersion: string;
+  toolMirror: string | undefined;
+  sign: boolean;
+  certificateIdentity: string | undefined;
+  certificateOidcIssuer: string;
+  forbiddenPatterns: string[];
+  chartVersionFloors: ChartFloor[];
+  waitForImages: number;
+  dryRun: boolean;
+  secondary: { region: string; registry: string } | undefined;
+  craneVersion: string | undefined;
+}
+
+export interface ChartFloor {
+  chart: string;
+  floor: string;
+}
+
+/** Reads one raw input by its action.yml name; `@actions/core`'s getInput in production. */
+export type InputReader = (name: string) => string;
+
+const SERVICE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+// ECR repository names: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html
+const ECR_REPOSITORY = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const STRICT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*(?::(\\d{1,5}))?$`);
+const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CHART = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+// Printable ASCII only: a control character or a look-alike in a single-line input is never meant.
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+const STRICT_VERSION_ALLOWED =
+  'a strict X.Y.Z version (no "v", no pre-release, no leading zeros), e.g. 1.4.2';
+
+function oneLine(value: string): string {
+  if (!PRINTABLE.test(value))
+    throw new Error('contains a control character, a line break or a non-ASCII character');
+  return value;
+}
+
+function hostPort(value: string, what: string): string {
+  const match = HOST.exec(oneLine(value));
+  const port = match?.[1];
+  if (!match || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+    throw new Error(`must be ${what}`);
+  }
+  return value;
+}
+
+function bool(value: string): boolean {
+  if (/^(true|True|TRUE)$/.test(value)) return true;
+  if (/^(false|False|FALSE)$/.test(value)) return false;
+  throw new Error('must be true or false');
+}
+
+function strictVersion(value: string): string {
+  if (!STRICT_VERSION.test(value)) throw new Error(`must be ${STRICT_VERSION_ALLOWED}`);
+  return value;
+}
+
+function httpsUrl(value: string): string {
+  oneLine(value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('must be an https:// URL');
+  }
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) {
+    throw new Error('must be an https:// URL without credentials, query or fragment');
+  }
+  return value;
+}
+
+function lines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+function images(value: string): string[] {
+  const names = value
+    .split(/[,\n]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of names) {
+    if (name.length < 2 || name.length > 256 || !ECR_REPOSITORY.test(name)) {
+      throw new Error(
+        `${show(name)} is not an ECR repository name: 2-256 lowercase letters, digits and . _ - / separators, e.g. db_migrator_services`,
+      );
+    }
+  }
+  return [...new Set(names)];
+}
+
+function bakePath(value: string): string {
+  oneLine(value);
+  if (value === '') throw new Error('must not be empty');
+  if (value.includes('\\')) throw new Error('must use forward slashes');
+  if (posix.isAbsolute(value))
+    throw new Error('must be relative to the checked-out tree, e.g. ./kustomization');
+  const normal = posix.normalize(value);
+  if (normal === '..' || normal.startsWith('../')) throw new Error('must stay inside the checked-out tree');
+  return normal.replace(/\/+$/, '');
+}
+
+function chartFloors(value: string): ChartFloor[] {
+  return lines(value).map((line) => {
+    const [chart, floor, extra] = line.split('=').map((part) => part.trim());
+    if (extra !== undefined || !chart || !CHART.test(chart) || !floor || !STRICT_VERSION.test(floor)) {
+      throw new Error(`line ${show(line)} must be chart=X.Y.Z, e.g. commons-app=18.1.1`);
+    }
+    return { chart, floor };
+  });
+}
+
+function forbidden(value: string): string[] {
+  const patterns = lines(value);
+  for (const pattern of patterns) {
+    if (!PRINTABLE.test(pattern))
+      throw new Error(`pattern ${show(pattern)} contains a non-printable character`);
+  }
+  return patterns;
+}
+
+/** Quotes a value for an error message, escaping control and non-ASCII characters so look-alikes show. */
+export function show(value: string): string {
+  const clipped = value.length > 80 ? `${value.slice(0, 80)}…(${value.length} chars)` : value;
+  return JSON.stringify(clipped).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+interface Field<T> {
+  parse: (value: string) => T;
+  allowed: string;
+  secret?: boolean;
+}
+
+const field = <T>(parse: (value: string) => T, allowed: string, secret = false): Field<T> => ({
+  parse,
+  allowed,
+  secret,
+});
+
+const optional =
+  <T>(parse: (value: string) => T) =>
+  (value: string): T | undefined =>
+    value === '' ? undefined : parse(value);
+
+const matching = (pattern: RegExp, max: number) => (value: string) => {
+  if (value.length > max || !pattern.test(oneLine(value))) throw new Error('does not match');
+  return value;
+};
+
+const FIELDS = {
+  service: field(
+    matching(SERVICE, 64),
+    'kebab-case ^[a-z0-9]+(-[a-z0-9]+)*$, at most 64 characters, e.g. db-migrator',
+  ),
+  images: field(images, 'ECR repository names separated by commas or newlines, or empty to skip the check'),
+  tag: field(optional(strictVersion), `${STRICT_VERSION_ALLOWED}, or empty to take it from the event`),
+  'bake-path': field(bakePath, 'a relative path inside the checked-out tree, e.g. ./kustomization'),
+  checkout: field(bool, 'true or false'),
+  'github-token': field(
+    (value) => {
+      if (!/^[\x21-\x7e]*$/.test(value)) throw new Error('contains whitespace or a non-printable character');
+      return value;
+    },
+    'a GitHub token without whitespace, e.g. ${{ github.token }}',
+    true,
+  ),
+  'aws-region': field(matching(REGION, 32), 'an AWS region, e.g. us-west-2'),
+  'ecr-registry': field(
+    (value) => hostPort(value, 'a registry host[:port]'),
+    'a registry host[:port] without scheme or path, e.g. 515260921971.dkr.ecr.us-west-2.amazonaws.com',
+  ),
+  'aws-role-arn': field(
+    matching(ROLE_ARN, 2048),
+    'an IAM role ARN, e.g. arn:aws:iam::515260921971:role/teleport-image-push',
+  ),
+  'teleport-fqdn': field((value) => {
+    hostPort(value, 'a proxy host[:port]');
+    return /:\d+$/.test(value) ? value : `${value}:443`;
+  }, 'the Teleport proxy as host[:port], e.g. teleport.maestra.io:443'),
+  'teleport-token': field(
+    optional(matching(NAME, 128)),
+    'a join token name ([A-Za-z0-9._-], at most 128), or empty',
+  ),
+  'teleport-workload-identity': field(
+    matching(NAME, 128),
+    'a workload identity name ([A-Za-z0-9._-]), e.g. image-push',
+  ),
+  'teleport-version': field((value) => {
+    if (value === 'auto') return value;
+    if (!PRINTABLE.test(value) || semver.valid(value) !== value) throw new Error('must be auto or a version');
+    return value;
+  }, 'auto, or a Teleport version X.Y.Z, e.g. 17.4.8'),
+  'flux-version': field(
+    optional(strictVersion),
+    `${STRICT_VERSION_ALLOWED}, or empty for the pinned default`,
+  ),
+  'cosign-version': field(
+    optional(strictVersion),
+    `${STRICT_VERSION_ALLOWED}, or empty for the pinned default`,
+  ),
+  'tool-mirror': field(
+    optional((value) => httpsUrl(value).replace(/\/+$/, '')),
+    'an https:// URL prefix, or empty to download from upstream',
+  ),
+  sign: field(bool, 'true or false'),
+  'certificate-identity': field(
+    optional(matching(/^\S+$/, 1024)),
+    'the exact expected signer (no whitespace), or empty to derive it from the run',
+  ),
+  'certificate-oidc-issuer': field(
+    httpsUrl,
+    'an https:// issuer URL, e.g. https://token.actions.githubusercontent.com',
+  ),
+  'forbidden-patterns': field(forbidden, 'printable literal strings, one per line'),
+  'chart-version-floors': field(chartFloors, 'lines of chart=X.Y.Z, e.g. commons-app=18.1.1'),
+  'wait-for-images': field((value) => {
+    if (!/^\d{1,5}$/.test(value) || Number(value) > 3600)
+      throw new Error('must be a whole number of seconds');
+    return Number(value);
+  }, 'a whole number of seconds from 0 to 3600'),
+  'dry-run': field(bool, 'true or false'),
+  'aws-region-secondary': field(optional(matching(REGION, 32)), 'an AWS region, or empty'),
+  'ecr-registry-secondary': field(
+    optional((value) => hostPort(value, 'a registry host[:port]')),
+    'a registry host[:port], or empty',
+  ),
+  'crane-version': field(optional(matching(/^v?\d+\.\d+\.\d+$/, 32)), 'a version (ignored), or empty'),
+} as const;
+
+export const INPUT_NAMES = Object.keys(FIELDS) as (keyof typeof FIELDS)[];
+
+type Parsed = { [K in keyof typeof FIELDS]: ReturnType<(typeof FIELDS)[K]['parse']> };
+
+// One zod object over every input: each field runs its check and keeps its message; the pairs are checked last.
+const SCHEMA = z
+  .object(
+    Object.fromEntries(
+      INPUT_NAMES.map((name) => [
+        name,
+        z.string().transform((value, ctx) => {
+          try {
+            return FIELDS[name].parse(value);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+            return z.NEVER;
+          }
+        }),
+      ]),
+    ),
+  )
+  .superRefine((value, ctx) => {
+    if (!value['aws-region-secondary'] !== !value['ecr-registry-secondary']) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aws-region-secondary'],
+        message: "goes with 'ecr-registry-secondary': set both to mirror, or neither",
+      });
+    }
+  });
+
+/** Reads and validates every input; throws one ActionError listing each bad input. */
+export function readInputs(read: InputReader): Inputs {
+  const raw = Object.fromEntries(INPUT_NAMES.map((name) => [name, read(name)]));
+  const result = SCHEMA.safeParse(raw);
+  if (!result.success) {
+    const problems = INPUT_NAMES.flatMap((name) => {
+      const issues = result.error.issues.filter((issue) => issue.path[0] === name);
+      if (issues.length === 0) return [];
+      const spec: Field<unknown> = FIELDS[name];
+      const value = spec.secret ? '(value hidden)' : show(raw[name] ?? '');
+      const why = issues.map((issue) => issue.message).join('; ');
+      return [`input '${name}' is ${value}: ${why}. Allowed: ${spec.allowed}.`];
+    });
+    throw new ActionError(problems.join('\n'), {
+      hint: problems.length > 1 ? `${problems.length} inputs need fixing` : 'fix the input in the workflow',
+    });
+  }
+  const p = result.data as Parsed;
+  return {
+    service: p.service,
+    repository: `${p.service}-manifests`,
+    images: p.images,
+    tag: p.tag,
+    bakePath: p['bake-path'],
+    checkout: p.checkout,
+    githubToken: p['github-token'],
+    awsRegion: p['aws-region'],
+    ecrRegistry: p['ecr-registry'],
+    awsRoleArn: p['aws-role-arn'],
+    teleportFqdn: p['teleport-fqdn'],
+    teleportToken: p['teleport-token'] ?? `image-push-github-actions-${p.service}`,
+    teleportWorkloadIdentity: p['teleport-workload-identity'],
+    teleportVersion: p['teleport-version'],
+    fluxVersion: p['flux-version'] ?? DEFAULT_TOOL_VERSIONS.flux,
+    cosignVersion: p['cosign-version'] ?? DEFAULT_TOOL_VERSIONS.cosign,
+    toolMirror: p['tool-mirror'],
+    sign: p.sign,
+    certificateIdentity: p['certificate-identity'],
+    certificateOidcIssuer: p['certificate-oidc-issuer'],
+    forbiddenPatterns: p['forbidden-patterns'],
+    chartVersionFloors: p['chart-version-floors'],
+    waitForImages: p['wait-for-images'],
+    dryRun: p['dry-run'],
+    secondary:
+      p['aws-region-secondary'] && p['ecr-registry-secondary']
+        ? { region: p['aws-region-secondary'], registry: p['ecr-registry-secondary'] }
+        : undefined,
+    craneVersion: p['crane-version'],
+  };
+}

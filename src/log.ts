@@ -1,0 +1,106 @@
+import * as core from '@actions/core';
+
+export interface Annotation {
+  file: string;
+  line: number;
+}
+
+/** A stage's log. Lines go out live while the stage holds the floor, else they wait for it. */
+export interface Log {
+  info(message: string): void;
+  warning(message: string, at?: Annotation): void;
+  error(message: string, at?: Annotation): void;
+  notice(message: string, at?: Annotation): void;
+  debug(message: string): void;
+}
+
+type Line = () => void;
+
+const props = (at?: Annotation): core.AnnotationProperties | undefined =>
+  at ? { file: at.file, startLine: at.line } : undefined;
+
+/**
+ * Concurrent stages share one log: a single stage at a time writes live inside its own group;
+ * the others buffer and take the floor in turn, so every group holds one stage's lines.
+ */
+export class LogFloor {
+  private holder: StageLog | undefined;
+  private readonly waiting: StageLog[] = [];
+
+  open(title: string): StageLog {
+    const log = new StageLog(title, this);
+    if (this.holder) this.waiting.push(log);
+    else this.take(log);
+    return log;
+  }
+
+  /** @internal */
+  take(log: StageLog): void {
+    this.holder = log;
+    core.startGroup(log.title);
+    log.flush();
+  }
+
+  /** @internal */
+  isHolder(log: StageLog): boolean {
+    return this.holder === log;
+  }
+
+  /** @internal */
+  release(log: StageLog): void {
+    if (this.holder !== log) return;
+    core.endGroup();
+    this.holder = undefined;
+    // Finished stages flush whole; the first still running one then keeps the floor.
+    while (this.waiting.length > 0 && !this.holder) {
+      const next = this.waiting.shift()!;
+      this.take(next);
+      if (next.closed) {
+        core.endGroup();
+        this.holder = undefined;
+      }
+    }
+  }
+}
+
+export class StageLog implements Log {
+  private buffer: Line[] = [];
+  closed = false;
+
+  constructor(
+    readonly title: string,
+    private readonly floor: LogFloor,
+  ) {}
+
+  private emit(line: Line): void {
+    if (this.floor.isHolder(this)) line();
+    else this.buffer.push(line);
+  }
+
+  /** @internal */
+  flush(): void {
+    for (const line of this.buffer) line();
+    this.buffer = [];
+  }
+
+  close(): void {
+    this.closed = true;
+    this.floor.release(this);
+  }
+
+  info(message: string): void {
+    this.emit(() => core.info(message));
+  }
+  warning(message: string, at?: Annotation): void {
+    this.emit(() => core.warning(message, props(at)));
+  }
+  error(message: string, at?: Annotation): void {
+    this.emit(() => core.error(message, props(at)));
+  }
+  notice(message: string, at?: Annotation): void {
+    this.emit(() => core.notice(message, props(at)));
+  }
+  debug(message: string): void {
+    this.emit(() => core.debug(message));
+  }
+}

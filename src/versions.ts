@@ -1,0 +1,9 @@
+/** Tool versions used when the caller does not choose one; their checksums are pinned in tools.ts. */
+export const DEFAULT_TOOL_VERSIONS = {
+  flux: '2.9.4',
+  // The v2 line keeps signatures as `sha256-<hex>.sig` tags, which Flux before 2.8 and cosign v2 verify.
+  cosign: '2.6.1',
+} as const;
+
+/** The placeholder the services' manifests carry where the release version belongs. */
+export const PLACEHOLDER = '${APP_PACKAGE_VERSION_TO_BE_REPLACED}';

@@ -16,6 +16,17 @@ export interface Log {
 
 type Line = () => void;
 
+/** Where lines finally go: the runner's log in production. */
+export interface LogSink {
+  startGroup(title: string): void;
+  endGroup(): void;
+  info(message: string): void;
+  warning(message: string, props?: core.AnnotationProperties): void;
+  error(message: string, props?: core.AnnotationProperties): void;
+  notice(message: string, props?: core.AnnotationProperties): void;
+  debug(message: string): void;
+}
+
 const props = (at?: Annotation): core.AnnotationProperties | undefined =>
   at ? { file: at.file, startLine: at.line } : undefined;
 
@@ -27,6 +38,8 @@ export class LogFloor {
   private holder: StageLog | undefined;
   private readonly waiting: StageLog[] = [];
 
+  constructor(readonly sink: LogSink = core) {}
+
   open(title: string): StageLog {
     const log = new StageLog(title, this);
     if (this.holder) this.waiting.push(log);
@@ -37,7 +50,7 @@ export class LogFloor {
   /** @internal */
   take(log: StageLog): void {
     this.holder = log;
-    core.startGroup(log.title);
+    this.sink.startGroup(log.title);
     log.flush();
   }
 
@@ -49,14 +62,14 @@ export class LogFloor {
   /** @internal */
   release(log: StageLog): void {
     if (this.holder !== log) return;
-    core.endGroup();
+    this.sink.endGroup();
     this.holder = undefined;
     // Finished stages flush whole; the first still running one then keeps the floor.
     while (this.waiting.length > 0 && !this.holder) {
       const next = this.waiting.shift()!;
       this.take(next);
       if (next.closed) {
-        core.endGroup();
+        this.sink.endGroup();
         this.holder = undefined;
       }
     }
@@ -89,18 +102,18 @@ export class StageLog implements Log {
   }
 
   info(message: string): void {
-    this.emit(() => core.info(message));
+    this.emit(() => this.floor.sink.info(message));
   }
   warning(message: string, at?: Annotation): void {
-    this.emit(() => core.warning(message, props(at)));
+    this.emit(() => this.floor.sink.warning(message, props(at)));
   }
   error(message: string, at?: Annotation): void {
-    this.emit(() => core.error(message, props(at)));
+    this.emit(() => this.floor.sink.error(message, props(at)));
   }
   notice(message: string, at?: Annotation): void {
-    this.emit(() => core.notice(message, props(at)));
+    this.emit(() => this.floor.sink.notice(message, props(at)));
   }
   debug(message: string): void {
-    this.emit(() => core.debug(message));
+    this.emit(() => this.floor.sink.debug(message));
   }
 }

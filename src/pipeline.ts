@@ -1,4 +1,3 @@
-import * as core from '@actions/core';
 import type { Context, Results, StageName } from './context.ts';
 import { describeError } from './errors.ts';
 import { type Log, LogFloor } from './log.ts';
@@ -45,6 +44,7 @@ export async function runPipeline(
   stages: readonly Stage[],
   abort: AbortController,
   timings: Timing[],
+  floor: LogFloor = new LogFloor(),
 ): Promise<void> {
   const byName = new Map(stages.map((s) => [s.name, s]));
   for (const s of stages) {
@@ -52,7 +52,6 @@ export async function runPipeline(
       if (!byName.has(dep)) throw new Error(`internal: stage '${s.name}' depends on unknown stage '${dep}'`);
     }
   }
-  const floor = new LogFloor();
   const ended = new Map<StageName, Timing['status']>();
   const running = new Map<StageName, Promise<void>>();
   let failure: StageFailure | undefined;
@@ -65,7 +64,7 @@ export async function runPipeline(
     if (reason !== undefined) {
       timings.push({ stage: s.name, status: 'skipped', start, end: start, note: reason });
       ended.set(s.name, 'skipped');
-      core.debug(`${s.name}: skipped (${reason})`);
+      floor.sink.debug(`${s.name}: skipped (${reason})`);
       return;
     }
     const log = floor.open(s.name);

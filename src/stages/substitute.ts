@@ -147,8 +147,8 @@ export async function bake(
         }
       }
       if (YAML_FILE.test(name)) {
-        for (const warning of chartFindings(text, options.chartFloors, at(path))) {
-          log.warning(`${warning.file}:${warning.line}: ${warning.message}`, warning);
+        for (const { message, file, line } of chartFindings(text, options.chartFloors, at(path))) {
+          log.warning(`${file}:${line}: ${message}`, { file, line });
         }
       }
       await writeFile(join(target, path), Buffer.from(text, 'latin1'), { mode: info.mode & 0o777 });
@@ -158,7 +158,7 @@ export async function bake(
   };
 
   await walk('');
-  for (const error of errors) log.error(error.message, error);
+  for (const { message, file, line } of errors) log.error(message, { file, line });
   if (errors.length > 0) {
     const shown = errors.slice(0, 5).map((e) => e.message);
     const more = errors.length > 5 ? `\n… and ${errors.length - 5} more (see the annotations)` : '';

@@ -36,7 +36,7 @@ export function renderTables(actionYml) {
   ].join('\n');
 }
 
-export const SECTION = /<!-- action\.yml:start[^]*?<!-- action\.yml:end -->/;
+export const SECTION = /<!-- action\.yml:start[\s\S]*?<!-- action\.yml:end -->/;
 
 if (process.argv.includes('--write')) {
   const readme = readFileSync('README.md', 'utf8');

@@ -11,7 +11,7 @@ const STATUS: Record<Timing['status'], string> = {
 };
 
 const code = (value: string) => (value === '' ? ' ' : `<code>${escapeHtml(value)}</code>`);
-const escapeHtml = (value: string) =>
+export const escapeHtml = (value: string) =>
   value.replace(/[&<>|]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '|': '&#124;' })[c] ?? c);
 
 /** The job summary: what was baked (or would be), the facts stages reported, and the stage timeline. */

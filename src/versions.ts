@@ -1,4 +1,4 @@
-/** Tool versions used when the caller does not choose one; their checksums are pinned in tools.ts. */
+/** Tool versions used when the caller does not choose one; tools.ts pins the sha256s it could establish (see there). */
 export const DEFAULT_TOOL_VERSIONS = {
   flux: '2.9.4',
   // The v2 line keeps signatures as `sha256-<hex>.sig` tags, which Flux before 2.8 and cosign v2 verify.

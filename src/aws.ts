@@ -1,0 +1,73 @@
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { STSClient } from '@aws-sdk/client-sts';
+import { type Context, need } from './context.ts';
+import { isNetworkError, type Verdict } from './retry.ts';
+
+/** Temporary credentials from STS; they live in memory only and never reach a child's environment. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration?: Date;
+}
+
+// Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables and TLS trust from
+// NODE_EXTRA_CA_CERTS, so nothing here reads either: the product code is the same in tests and on a runner.
+
+// The SDK waits forever by default; a hung endpoint must become a retried TimeoutError instead.
+const TIMEOUTS = { connectionTimeout: 10_000 } as const;
+
+/** An ECR client in `region` signed with the credentials the `assume` stage obtained. */
+export function ecrClient(ctx: Context, region: string): ECRClient {
+  const { credentials } = need(ctx, 'assume');
+  quietNodeVersionWarning();
+  return new ECRClient({ region, credentials, requestHandler: { ...TIMEOUTS, requestTimeout: 60_000 } });
+}
+
+/** The STS client for AssumeRoleWithWebIdentity; that call is unsigned (no-auth scheme), so it needs no credentials. */
+export function stsClient(region: string): STSClient {
+  quietNodeVersionWarning();
+  return new STSClient({ region, requestHandler: { ...TIMEOUTS, requestTimeout: 30_000 } });
+}
+
+// The SDK warns on stderr that its future releases need Node 22: advice for the action's maintainers
+// (who choose `runs.using`), which a workflow author can do nothing about.
+function quietNodeVersionWarning(): void {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+}
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'LimitExceededException',
+]);
+
+interface SdkErrorShape {
+  name?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+  $retryable?: unknown;
+}
+
+/** The HTTP status an SDK error arrived with, when it came from a response. */
+export function awsStatus(error: unknown): number | undefined {
+  const status = (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Transient for any AWS call: throttling, 5xx, 429, a retryable-modelled error, or a dropped connection. */
+export function classifyAwsError(error: unknown): Verdict {
+  if (isNetworkError(error)) return 'retry';
+  if (!(error instanceof Error)) return 'fail';
+  const shape = error as SdkErrorShape;
+  if (THROTTLING.has(error.name)) return 'retry';
+  if (shape.$retryable !== undefined && shape.$retryable !== null) return 'retry';
+  const status = awsStatus(error);
+  if (status !== undefined && (status >= 500 || status === 429)) return 'retry';
+  return 'fail';
+}

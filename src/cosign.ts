@@ -1,0 +1,211 @@
+import semver from 'semver';
+import { ActionError } from './errors.ts';
+import { type ExecResult, exec, tail } from './exec.ts';
+import { type RetryOptions, retry } from './retry.ts';
+
+/**
+ * cosign's CLI as this action drives it: keyless `sign` and exact-identity `verify` of one digest,
+ * with the signature kept in the tag format (`sha256-<hex>.sig`) that Flux before 2.8 and cosign v2 read.
+ */
+
+export interface VerifyTarget {
+  /** `<registry>/<repository>@sha256:<hex>`: always by digest, never by tag. */
+  artifact: string;
+  identity: string;
+  issuer: string;
+}
+
+/** Exit codes of `cosign verify` (sigstore/cosign cmd/cosign/errors/exit_codes.go). */
+export const EXIT = {
+  noSignatures: 10,
+  notFound: 11,
+  noMatch: 12,
+  noCertificate: 13,
+} as const;
+
+/** What one `cosign verify` run said. */
+export type VerifyOutcome =
+  | { kind: 'verified' }
+  | { kind: 'no-signatures'; stderr: string }
+  | { kind: 'not-found'; stderr: string }
+  /** Signatures exist, but their certificates name other signers (`got subjects [...]`). */
+  | { kind: 'mismatch'; subjects: string[]; issuers: string[]; stderr: string }
+  /** Exit 12 for another reason: transparency log, certificate chain, SCT. */
+  | { kind: 'no-match'; stderr: string }
+  | { kind: 'no-certificate'; stderr: string }
+  | { kind: 'failed'; code: number; timedOut: boolean; stderr: string };
+
+/**
+ * cosign v3 signs into an OCI 1.1 referrer bundle by default; these flags keep v2's tag format.
+ * The v2 line has the same defaults and 2.6 accepts the flags, but older v2 releases reject them.
+ */
+export function legacyFormatFlags(version: string, command: 'sign' | 'verify'): string[] {
+  if (semver.major(version) < 3) return [];
+  return command === 'sign'
+    ? ['--new-bundle-format=false', '--use-signing-config=false']
+    : ['--new-bundle-format=false'];
+}
+
+export function verifyArgs(version: string, target: VerifyTarget): string[] {
+  return [
+    'verify',
+    ...legacyFormatFlags(version, 'verify'),
+    '--certificate-identity',
+    target.identity,
+    '--certificate-oidc-issuer',
+    target.issuer,
+    '--output',
+    'json',
+    target.artifact,
+  ];
+}
+
+export function signArgs(version: string, artifact: string): string[] {
+  return ['sign', '--yes', ...legacyFormatFlags(version, 'sign'), artifact];
+}
+
+/**
+ * The environment cosign runs with. GitHub's OIDC request variables are removed because cosign's GitHub
+ * provider comes before SIGSTORE_ID_TOKEN and would fetch a second token; the one token arrives here.
+ */
+export function cosignEnv(base: NodeJS.ProcessEnv, idToken?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  delete env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+  delete env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+  delete env['SIGSTORE_ID_TOKEN'];
+  if (idToken !== undefined) env['SIGSTORE_ID_TOKEN'] = idToken;
+  return env;
+}
+
+/** Signers and issuers named by cosign's `got subjects [a, b] with issuer X`, once each. */
+export function parseSubjects(stderr: string): { subjects: string[]; issuers: string[] } {
+  const subjects = new Set<string>();
+  const issuers = new Set<string>();
+  for (const match of stderr.matchAll(/got subjects \[([^\]]*)\] with issuer (\S*)/g)) {
+    for (const subject of (match[1] ?? '').split(', ')) if (subject.trim()) subjects.add(subject.trim());
+    if (match[2]) issuers.add(match[2]);
+  }
+  return { subjects: [...subjects], issuers: [...issuers] };
+}
+
+/** Turns a finished `cosign verify` into its meaning, by exit code and, for 12, by what it found. */
+export function classifyVerify(result: Pick<ExecResult, 'code' | 'stderr' | 'timedOut'>): VerifyOutcome {
+  const { stderr } = result;
+  if (result.timedOut) return { kind: 'failed', code: result.code, timedOut: true, stderr };
+  switch (result.code) {
+    case 0:
+      return { kind: 'verified' };
+    case EXIT.noSignatures:
+      return { kind: 'no-signatures', stderr };
+    case EXIT.notFound:
+      return { kind: 'not-found', stderr };
+    case EXIT.noMatch: {
+      const found = parseSubjects(stderr);
+      return found.subjects.length > 0
+        ? { kind: 'mismatch', ...found, stderr }
+        : { kind: 'no-match', stderr };
+    }
+    case EXIT.noCertificate:
+      return { kind: 'no-certificate', stderr };
+    default:
+      return { kind: 'failed', code: result.code, timedOut: false, stderr };
+  }
+}
+
+/** One line per outcome that names what was expected and, for a mismatch, what was found. */
+export function describeVerify(outcome: VerifyOutcome, target: VerifyTarget): string {
+  const expected = `identity ${target.identity} (issuer ${target.issuer})`;
+  switch (outcome.kind) {
+    case 'verified':
+      return `${target.artifact} is signed by ${expected}`;
+    case 'no-signatures':
+      return `no signatures found for ${target.artifact} (cosign exit 10)`;
+    case 'not-found':
+      return `cosign cannot find ${target.artifact} (exit 11):\n${tail(outcome.stderr, 5)}`;
+    case 'mismatch': {
+      const issuers = outcome.issuers.length > 0 ? ` (issuer ${outcome.issuers.join(', ')})` : '';
+      return `no signature of ${target.artifact} matches: expected ${expected}, found ${outcome.subjects.join(', ')}${issuers}`;
+    }
+    case 'no-match':
+      return `no signature of ${target.artifact} verifies for ${expected} (cosign exit 12):\n${tail(outcome.stderr, 10)}`;
+    case 'no-certificate':
+      return `the signatures of ${target.artifact} carry no certificate, so none is a keyless signature by ${expected} (cosign exit 13)`;
+    case 'failed':
+      return outcome.timedOut
+        ? `cosign verify of ${target.artifact} timed out:\n${tail(outcome.stderr, 10)}`
+        : `cosign verify of ${target.artifact} failed (exit ${outcome.code}):\n${tail(outcome.stderr, 10)}`;
+  }
+}
+
+/** What to do about a verify outcome that is final. */
+export function verifyHint(outcome: VerifyOutcome): string {
+  switch (outcome.kind) {
+    case 'mismatch':
+      return 'set `certificate-identity` (and `certificate-oidc-issuer`) to the signer Flux is told to trust, or leave it empty to expect this workflow';
+    case 'no-certificate':
+      return 'the artifact was signed with a key; sign it keyless or verify it with that key';
+    case 'not-found':
+      return 'check that the artifact is still in the registry and that the role may read it; a re-run is safe';
+    default:
+      return 'Sigstore or the registry may lag; re-run the job (it reuses the artifact and signs only if needed)';
+  }
+}
+
+/** A verify outcome that is not `verified`, carried as an error through retry. */
+export class VerifyFailure extends ActionError {
+  constructor(
+    readonly outcome: Exclude<VerifyOutcome, { kind: 'verified' }>,
+    target: VerifyTarget,
+  ) {
+    super(describeVerify(outcome, target), { hint: verifyHint(outcome) });
+    this.name = 'VerifyFailure';
+  }
+}
+
+/** A signer mismatch or a key-only signature will not change by waiting; anything else may be lag. */
+export function classifyVerifyFailure(error: unknown): 'retry' | 'fail' {
+  if (!(error instanceof VerifyFailure)) return 'fail';
+  return error.outcome.kind === 'mismatch' || error.outcome.kind === 'no-certificate' ? 'fail' : 'retry';
+}
+
+/** One verification takes seconds (the first also fetches Sigstore's TUF root); a hang must not eat a deadline. */
+export const VERIFY_TIMEOUT_MS = 60_000;
+
+export interface CosignRun {
+  path: string;
+  version: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+/** Runs `cosign verify` once. */
+export async function verifyOnce(cosign: CosignRun, target: VerifyTarget): Promise<VerifyOutcome> {
+  const result = await exec(cosign.path, verifyArgs(cosign.version, target), {
+    env: cosign.env,
+    signal: cosign.signal,
+    timeoutMs: cosign.timeoutMs,
+  });
+  return classifyVerify(result);
+}
+
+/**
+ * Verifies until it passes, fails for good, or the deadline passes; returns the attempts it took.
+ * `verify` is injectable so the backoff is testable without cosign.
+ */
+export async function verifyWithBackoff(
+  verify: () => Promise<VerifyOutcome>,
+  target: VerifyTarget,
+  options: Omit<RetryOptions, 'classify'>,
+): Promise<number> {
+  let attempts = 0;
+  await retry(
+    async () => {
+      attempts++;
+      const outcome = await verify();
+      if (outcome.kind !== 'verified') throw new VerifyFailure(outcome, target);
+    },
+    { ...options, classify: classifyVerifyFailure },
+  );
+  return attempts;
+}

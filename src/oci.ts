@@ -1,0 +1,328 @@
+import { createHash } from 'node:crypto';
+import { ActionError } from './errors.ts';
+import { isNetworkError, type RetryOptions, retry } from './retry.ts';
+
+/** Manifest media types the action reads; asking for all of them keeps a registry from answering 404/406. */
+export const MEDIA_TYPES = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+} as const;
+
+const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+const MANIFEST_LIMIT = 4 << 20;
+/** A baked kustomization is kilobytes; anything near this is not ours. */
+const BLOB_LIMIT = 256 << 20;
+/** Registry error codes that mean "not there" rather than "something is wrong". */
+const ABSENT = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN']);
+
+export const isDigest = (value: string): boolean => DIGEST.test(value);
+
+export const sha256 = (data: Uint8Array): string =>
+  `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+/** A registry answer the action cannot use; `status` 0 means the request never got one. */
+export class RegistryError extends ActionError {
+  constructor(
+    message: string,
+    readonly status: number,
+    /** The registry's error code (`MANIFEST_UNKNOWN`, `DENIED`, …), when it sent one. */
+    readonly code: string | undefined,
+    options: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = 'RegistryError';
+  }
+}
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface Manifest extends ManifestHead {
+  body: Buffer;
+}
+
+export interface OciClientOptions {
+  /** Registry `host[:port]`; always reached over HTTPS. */
+  registry: string;
+  /** base64 `user:password` for Basic auth (ECR's authorization token is exactly that). */
+  authorization?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Per request, redirects and body included. */
+  timeoutMs?: number;
+  retry?: Partial<Omit<RetryOptions, 'classify' | 'signal'>>;
+  /** Told before each retry, e.g. to log it. */
+  onRetry?: (message: string) => void;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** Retry what a second attempt may fix: server errors, throttling, dropped connections, timeouts. */
+export function classifyRegistryError(error: unknown): 'retry' | 'fail' {
+  if (error instanceof RegistryError) {
+    return error.status >= 500 || error.status === 429 || error.status === 408 || error.status === 0
+      ? 'retry'
+      : 'fail';
+  }
+  return isNetworkError(error) ? 'retry' : 'fail';
+}
+
+/** The registry's `{"errors":[{code,message}]}`, when the body is one. */
+function registryErrors(body: Buffer): { code: string | undefined; message: string | undefined } {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
+    const first = parsed.errors?.[0];
+    return {
+      code: typeof first?.code === 'string' ? first.code : undefined,
+      message: typeof first?.message === 'string' ? first.message : undefined,
+    };
+  } catch {
+    return { code: undefined, message: undefined };
+  }
+}
+
+/** Where a request went, without the query: a pre-signed S3 URL carries credentials there. */
+const shown = (url: URL): string => `${url.origin}${url.pathname}`;
+
+async function readLimited(response: Response, limit: number, url: URL): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await response.body?.cancel();
+    throw new RegistryError(
+      `${shown(url)} is ${declared} bytes, more than the ${limit} expected`,
+      response.status,
+      undefined,
+    );
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new RegistryError(
+        `${shown(url)} sent more than the ${limit} bytes expected`,
+        response.status,
+        undefined,
+      );
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads manifests and blobs from one registry over HTTPS: Basic auth to the registry's own origin only,
+ * redirects followed by hand (so credentials never reach S3), digests verified, transient failures retried.
+ */
+export class OciClient {
+  readonly registry: string;
+  private readonly origin: string;
+  private readonly options: OciClientOptions;
+
+  constructor(options: OciClientOptions) {
+    this.options = options;
+    this.registry = options.registry;
+    this.origin = new URL(`https://${options.registry}`).origin;
+  }
+
+  /** The manifest's digest and type without its body; undefined when the tag or repository is absent. */
+  async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
+    const url = this.url(repository, 'manifests', reference);
+    const answer = await this.send('HEAD', url, { accept: MANIFEST_ACCEPT }, 0);
+    if (answer.status === 404) return undefined;
+    this.expectOk(answer, 'HEAD', url);
+    const digest = answer.headers.get('docker-content-digest') ?? '';
+    if (!isDigest(digest)) {
+      throw new RegistryError(
+        `HEAD ${shown(url)} answered without a sha256 Docker-Content-Digest`,
+        200,
+        undefined,
+      );
+    }
+    if (isDigest(reference) && digest !== reference) {
+      throw new RegistryError(`HEAD ${shown(url)} answered digest ${digest}`, 200, undefined);
+    }
+    return {
+      digest,
+      mediaType: mediaTypeOf(answer.headers),
+      size: Number(answer.headers.get('content-length') ?? 0),
+    };
+  }
+
+  /** The manifest by tag or digest, its digest computed from the bytes; undefined when absent. */
+  async getManifest(repository: string, reference: string): Promise<Manifest | undefined> {
+    const url = this.url(repository, 'manifests', reference);
+    const answer = await this.send('GET', url, { accept: MANIFEST_ACCEPT }, MANIFEST_LIMIT);
+    if (answer.status === 404 && ABSENT.has(registryErrors(answer.body).code ?? '')) return undefined;
+    this.expectOk(answer, 'GET', url);
+    const digest = sha256(answer.body);
+    const claimed = answer.headers.get('docker-content-digest');
+    if ((isDigest(reference) && digest !== reference) || (claimed && claimed !== digest)) {
+      throw new RegistryError(
+        `GET ${shown(url)} sent a manifest whose sha256 is ${digest}, not ${isDigest(reference) ? reference : claimed}`,
+        200,
+        undefined,
+        { hint: 'the registry or something between it and the runner altered the manifest' },
+      );
+    }
+    return { digest, mediaType: mediaTypeOf(answer.headers), size: answer.body.length, body: answer.body };
+  }
+
+  /** A blob's bytes, checked against its sha256 digest. */
+  async getBlob(repository: string, digest: string, limit = BLOB_LIMIT): Promise<Buffer> {
+    if (!isDigest(digest))
+      throw new RegistryError(`blob digest ${digest} is not sha256:<64 hex>`, 0, undefined);
+    const url = this.url(repository, 'blobs', digest);
+    const answer = await this.send('GET', url, {}, limit);
+    this.expectOk(answer, 'GET', url);
+    const actual = sha256(answer.body);
+    if (actual !== digest) {
+      throw new RegistryError(
+        `blob ${digest} of ${repository} arrived with sha256 ${actual}`,
+        200,
+        undefined,
+        {
+          hint: 'the blob is corrupt in the registry or was altered on the way',
+        },
+      );
+    }
+    return answer.body;
+  }
+
+  private url(repository: string, kind: 'manifests' | 'blobs', reference: string): URL {
+    return new URL(`${this.origin}/v2/${repository}/${kind}/${encodeURIComponent(reference)}`);
+  }
+
+  private expectOk(answer: Answer, method: string, url: URL): void {
+    if (answer.status === 200) return;
+    const { code, message } = registryErrors(answer.body);
+    const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
+    const hint =
+      answer.status === 401 || answer.status === 403
+        ? 'the registry refused the ECR credentials; check that the role may pull from this repository'
+        : undefined;
+    throw new RegistryError(
+      `${method} ${shown(url)} answered ${answer.status}${detail}`,
+      answer.status,
+      code,
+      {
+        ...(hint ? { hint } : {}),
+      },
+    );
+  }
+
+  /** One logical request, retried as a whole (redirect chain included) on transient failures. */
+  private send(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, limit: number) {
+    return retry(() => this.once(method, url, headers, limit), {
+      attempts: 5,
+      baseMs: 500,
+      maxDelayMs: 8_000,
+      ...this.options.retry,
+      classify: classifyRegistryError,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      onRetry: (error, attempt, delayMs) => {
+        const why = error instanceof Error ? error.message : String(error);
+        this.options.onRetry?.(
+          `${method} ${shown(url)} failed (${why}); attempt ${attempt + 1} in ${delayMs} ms`,
+        );
+      },
+    });
+  }
+
+  private async once(
+    method: 'GET' | 'HEAD',
+    start: URL,
+    headers: Record<string, string>,
+    limit: number,
+  ): Promise<Answer> {
+    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout;
+    let url = start;
+    try {
+      for (let hop = 0; ; hop++) {
+        const response = await fetch(url, {
+          method,
+          redirect: 'manual',
+          signal,
+          headers:
+            url.origin === this.origin && this.options.authorization
+              ? { ...headers, authorization: `Basic ${this.options.authorization}` }
+              : headers,
+        });
+        const location = response.headers.get('location');
+        if (REDIRECTS.has(response.status) && location) {
+          await response.body?.cancel();
+          url = this.redirect(url, new URL(location, url), response.status, hop);
+          continue;
+        }
+        const body =
+          method === 'HEAD'
+            ? Buffer.alloc(0)
+            : await readLimited(response, response.ok ? limit : 64 << 10, url);
+        if (response.status >= 500 || response.status === 429 || response.status === 408) {
+          const { code, message } = registryErrors(body);
+          const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
+          throw new RegistryError(
+            `${method} ${shown(url)} answered ${response.status}${detail}`,
+            response.status,
+            code,
+          );
+        }
+        return { status: response.status, headers: response.headers, body };
+      }
+    } catch (error) {
+      if (error instanceof RegistryError || this.options.signal?.aborted) throw error;
+      const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : 'failed';
+      throw new RegistryError(`${method} ${shown(url)} ${why}`, 0, undefined, { cause: error });
+    }
+  }
+
+  /** The next hop of a redirect: HTTPS only, and a bounded chain. */
+  private redirect(from: URL, to: URL, status: number, hop: number): URL {
+    if (to.protocol !== 'https:') {
+      throw new RegistryError(`${shown(from)} redirected to ${to.protocol} ${shown(to)}`, status, undefined, {
+        hint: 'registries are reached over HTTPS only',
+      });
+    }
+    if (hop >= MAX_REDIRECTS) {
+      throw new RegistryError(
+        `${shown(from)} redirected more than ${MAX_REDIRECTS} times`,
+        status,
+        undefined,
+      );
+    }
+    return to;
+  }
+}
+
+function mediaTypeOf(headers: Headers): string {
+  return (headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+}
+
+/** The client a stage uses: its run's cancellation, retries told to its log. */
+export function ociClientFor(
+  ctx: { signal: AbortSignal },
+  log: { info(message: string): void },
+  registry: string,
+  authorization: string,
+): OciClient {
+  return new OciClient({
+    registry,
+    authorization,
+    signal: ctx.signal,
+    onRetry: (message) => log.info(message),
+  });
+}

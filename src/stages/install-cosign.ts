@@ -1,0 +1,16 @@
+import { stage } from '../pipeline.ts';
+import { type InstalledTool, installForRun } from '../tools.ts';
+
+declare module '../context.ts' {
+  interface Results {
+    'install-cosign': InstalledTool;
+  }
+}
+
+export const installCosign = stage({
+  name: 'install-cosign',
+  needs: [],
+  after: ['preflight'],
+  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : !ctx.inputs.sign ? 'sign: false' : undefined),
+  run: (ctx, log) => installForRun(ctx, log, 'cosign', ctx.inputs.cosignVersion),
+});

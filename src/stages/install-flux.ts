@@ -1,0 +1,17 @@
+import { stage } from '../pipeline.ts';
+import { type InstalledTool, installForRun } from '../tools.ts';
+
+declare module '../context.ts' {
+  interface Results {
+    'install-flux': InstalledTool;
+  }
+}
+
+export const installFlux = stage({
+  name: 'install-flux',
+  // Starts with the run (after the preflight), overlapping resolve, checkout and substitute.
+  needs: [],
+  after: ['preflight'],
+  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  run: (ctx, log) => installForRun(ctx, log, 'flux', ctx.inputs.fluxVersion),
+});

@@ -1,0 +1,25 @@
+import { ActionError } from '../errors.ts';
+import { stage } from '../pipeline.ts';
+
+declare module '../context.ts' {
+  interface Results {
+    preflight: { oidcRequestUrl: string };
+  }
+}
+
+/** What the job must grant before anything is downloaded or asked of a server. */
+export const preflight = stage({
+  name: 'preflight',
+  needs: [],
+  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  async run(ctx) {
+    const url = ctx.runner.oidcRequestUrl;
+    if (!url) {
+      throw new ActionError(
+        'the job cannot request a GitHub OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL is not set), which tbot needs to join Teleport',
+        { hint: 'add `permissions: id-token: write` to the job (or workflow)' },
+      );
+    }
+    return { oidcRequestUrl: url };
+  },
+});

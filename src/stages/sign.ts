@@ -1,0 +1,160 @@
+import { type Context, need } from '../context.ts';
+import {
+  type CosignRun,
+  cosignEnv,
+  describeVerify,
+  signArgs,
+  VERIFY_TIMEOUT_MS,
+  type VerifyTarget,
+  verifyOnce,
+} from '../cosign.ts';
+import { ActionError } from '../errors.ts';
+import { exec, tail } from '../exec.ts';
+import type { Log } from '../log.ts';
+import { stage } from '../pipeline.ts';
+import { GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
+import { escapeHtml } from '../summary.ts';
+import { toolEnv } from './login.ts';
+import { fixCommand } from './repository.ts';
+
+/** Who signs (or signed) the artifact and whether this run wrote the signature. */
+export type Signing =
+  | { enabled: false }
+  | { enabled: true; identity: string; issuer: string; signedNow: boolean };
+
+declare module '../context.ts' {
+  interface Results {
+    sign: Signing;
+  }
+}
+
+const SIGN_TIMEOUT_MS = 5 * 60_000;
+// Fulcio must see the token unexpired; below this margin a sign is not worth starting.
+const TOKEN_MARGIN_MS = 15_000;
+
+const code = (value: string): string => `<code>${escapeHtml(value)}</code>`;
+
+/** The signer to expect: `certificate-identity` when set, else the identity in the run's own token. */
+export function expectedIdentity(input: string | undefined, token: SigningToken | undefined): string {
+  if (input !== undefined) return input;
+  if (!token) throw new Error('internal: no token to derive the signer identity from');
+  return token.identity;
+}
+
+/**
+ * A keyless signature from this run names the run's own token: its issuer always, and with GitHub's
+ * issuer its workflow. Expecting anything else could never verify, so refuse before writing a useless signature.
+ */
+export function identityConflict(
+  expected: string,
+  issuer: string,
+  token: SigningToken,
+  found: string,
+): ActionError | undefined {
+  if (issuer !== token.issuer) {
+    return new ActionError(
+      `certificate-oidc-issuer expects ${issuer}, but this run's OIDC token is issued by ${token.issuer}, and ${found}`,
+      { hint: `set \`certificate-oidc-issuer\` to ${token.issuer}, or sign from a run of that issuer` },
+    );
+  }
+  if (issuer !== GITHUB_ISSUER || expected === token.identity) return undefined;
+  return new ActionError(
+    `certificate-identity expects ${expected}, but this run would sign as ${token.identity} (the job_workflow_ref of its OIDC token), and ${found}`,
+    {
+      hint: `set \`certificate-identity\` to ${token.identity}, leave it empty to expect this workflow, or sign from the workflow it names`,
+    },
+  );
+}
+
+function signHint(ctx: Context, stderr: string): string {
+  if (/TAG_INVALID|tag invalid|immutable/i.test(stderr)) {
+    return `the repository refuses to rewrite the signature tag; allow sha256-* tags to change: ${fixCommand(ctx.inputs.awsRegion, ctx.inputs.repository)}`;
+  }
+  return 'see cosign’s message above; a re-run reuses the pushed artifact and signs it';
+}
+
+async function cosignSign(ctx: Context, log: Log, cosign: CosignRun, artifact: string, token: SigningToken) {
+  const left = token.expiresAt.getTime() - Date.now();
+  if (left < TOKEN_MARGIN_MS) {
+    throw new ActionError(
+      `the run's OIDC token for Sigstore expires at ${token.expiresAt.toISOString()}, too soon to sign`,
+      { hint: 're-run the job; it reuses the pushed artifact' },
+    );
+  }
+  const args = signArgs(cosign.version, artifact);
+  log.info(`cosign ${args.join(' ')}`);
+  const result = await exec(cosign.path, args, {
+    env: cosignEnv(cosign.env, token.token),
+    signal: ctx.signal,
+    timeoutMs: SIGN_TIMEOUT_MS,
+  });
+  for (const line of result.stderr.trimEnd().split('\n')) if (line) log.info(line);
+  if (result.code !== 0) {
+    const why = result.timedOut ? `timed out after ${SIGN_TIMEOUT_MS / 60_000} min` : `exit ${result.code}`;
+    throw new ActionError(`cosign sign ${artifact} failed (${why}):\n${tail(result.stderr)}`, {
+      hint: signHint(ctx, result.stderr),
+    });
+  }
+}
+
+export const sign = stage({
+  name: 'sign',
+  needs: ['push', 'login'],
+  // Read only when signing; when `sign: false` it is skipped and this stage just says so.
+  after: ['install-cosign'],
+  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  async run(ctx, log) {
+    if (!ctx.inputs.sign) {
+      log.warning(
+        'sign: false: the artifact is not signed; a Flux OCIRepository with `verify.provider: cosign` will refuse it',
+      );
+      ctx.facts.push({ label: 'signature', value: '⚠️ not signed (<code>sign: false</code>)' });
+      return { enabled: false };
+    }
+    const installed = need(ctx, 'install-cosign');
+    const { artifact } = need(ctx, 'push');
+    const cosign: CosignRun = {
+      path: installed.path,
+      version: installed.version,
+      env: cosignEnv(toolEnv(ctx)),
+      signal: ctx.signal,
+      timeoutMs: VERIFY_TIMEOUT_MS,
+    };
+    // Requested at most once: first when the identity has to come from it, else only if signing is needed.
+    let token: SigningToken | undefined;
+    const signingToken = async () => (token ??= await requestSigningToken());
+    if (ctx.inputs.certificateIdentity === undefined) await signingToken();
+    const target: VerifyTarget = {
+      artifact,
+      identity: expectedIdentity(ctx.inputs.certificateIdentity, token),
+      issuer: ctx.inputs.certificateOidcIssuer,
+    };
+    ctx.facts.push(
+      { label: 'signer identity', value: code(target.identity) },
+      { label: 'signer issuer', value: code(target.issuer) },
+    );
+
+    const before = await verifyOnce(cosign, target);
+    if (before.kind === 'verified') {
+      log.info(`✔ ${artifact} is already signed by ${target.identity}; no new signature written`);
+      ctx.facts.push({ label: 'signature', value: 'already signed' });
+      return { enabled: true, identity: target.identity, issuer: target.issuer, signedNow: false };
+    }
+    log.info(`not signed yet: ${describeVerify(before, target)}`);
+
+    const signer = await signingToken();
+    const conflict = identityConflict(
+      target.identity,
+      target.issuer,
+      signer,
+      before.kind === 'mismatch'
+        ? `the artifact is signed only by ${before.subjects.join(', ')}`
+        : 'the artifact has no signature by it',
+    );
+    if (conflict) throw conflict;
+    await cosignSign(ctx, log, cosign, artifact, signer);
+    log.info(`✔ signed ${artifact} as ${signer.identity}`);
+    ctx.facts.push({ label: 'signature', value: 'signed now' });
+    return { enabled: true, identity: target.identity, issuer: target.issuer, signedNow: true };
+  },
+});

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { ActionError } from '../errors.ts';
+import { show } from '../inputs.ts';
+import { stage } from '../pipeline.ts';
+import { isNetworkError, retry, type Verdict } from '../retry.ts';
+
+declare module '../context.ts' {
+  interface Results {
+    'teleport-version': { version: string; from: 'input' | 'proxy' };
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+// A version goes into a download URL: plain X.Y.Z with an optional pre-release, nothing else.
+const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+
+const FIND = z.object({
+  server_version: z.string().optional(),
+  auto_update: z.object({ tools_version: z.string().optional() }).partial().nullish(),
+});
+
+/** An HTTP answer that is not 200, kept for the classifier and the message. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    detail: string,
+  ) {
+    super(`GET ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`);
+    this.name = 'HttpStatusError';
+  }
+}
+
+export function classifyHttp(error: unknown): Verdict {
+  if (error instanceof HttpStatusError) return error.status >= 500 || error.status === 429 ? 'retry' : 'fail';
+  return isNetworkError(error) ? 'retry' : 'fail';
+}
+
+/** The tools version from a `/webapi/find` body: `auto_update.tools_version`, else `server_version`. */
+export function versionFromFind(body: unknown): string | undefined {
+  const parsed = FIND.safeParse(body);
+  if (!parsed.success) return undefined;
+  const version = parsed.data.auto_update?.tools_version || parsed.data.server_version;
+  return version?.replace(/^v/, '');
+}
+
+async function getFind(url: string, signal: AbortSignal): Promise<unknown> {
+  const response = await fetch(url, {
+    headers: { accept: 'application/json' },
+    signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+  });
+  const text = await response.text();
+  if (response.status !== 200) {
+    let detail = '';
+    try {
+      detail = String((JSON.parse(text) as { error?: { message?: unknown } }).error?.message ?? '');
+    } catch {}
+    throw new HttpStatusError(url, response.status, detail.slice(0, 200));
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ActionError(`GET ${url} did not answer JSON`);
+  }
+}
+
+export const teleportVersion = stage({
+  name: 'teleport-version',
+  needs: [],
+  after: ['preflight'],
+  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  async run(ctx, log) {
+    if (ctx.inputs.teleportVersion !== 'auto') {
+      ctx.facts.push({ label: 'Teleport version', value: `<code>${ctx.inputs.teleportVersion}</code>` });
+      return { version: ctx.inputs.teleportVersion, from: 'input' };
+    }
+    const url = `https://${ctx.inputs.teleportFqdn}/webapi/find`;
+    let body: unknown;
+    try {
+      body = await retry(() => getFind(url, ctx.signal), {
+        attempts: 4,
+        baseMs: 1000,
+        classify: classifyHttp,
+        signal: ctx.signal,
+        onRetry: (error, n, ms) =>
+          log.info(`attempt ${n}: ${(error as Error).message}; retrying in ${ms} ms`),
+      });
+    } catch (error) {
+      throw new ActionError(`cannot learn the Teleport version from ${url}`, {
+        hint: 'check `teleport-fqdn`, or set `teleport-version` to the cluster version',
+        cause: error,
+      });
+    }
+    const version = versionFromFind(body);
+    if (!version || !VERSION.test(version)) {
+      throw new ActionError(
+        `${url} gave no usable version (auto_update.tools_version or server_version is ${show(String(version ?? 'missing'))})`,
+        { hint: 'set `teleport-version` to the cluster version' },
+      );
+    }
+    log.info(`Teleport ${version} (from ${url})`);
+    ctx.facts.push({ label: 'Teleport version', value: `<code>${version}</code>` });
+    return { version, from: 'proxy' };
+  },
+});

@@ -1,0 +1,292 @@
+// Keyless signing in the test world: skip-when-verified, signing by digest into the tag format, exact-identity
+// verification with backoff, and re-runs. Each test bakes its own service, so its registry state is its own.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, test } from 'node:test';
+import { promisify } from 'node:util';
+import { leakedSecrets, type RunResult, runAction } from '../harness/run-action.ts';
+import { startWorld, TARGETS, type World } from '../world/index.ts';
+import { getManifest } from '../world/oci.ts';
+import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
+import { addToolFault, clearCalls, clearToolFaults, readCalls } from '../world/standins/control.ts';
+
+const SERVICES = [
+  'signed',
+  'lagging-sigstore',
+  'sign-fails',
+  'wrong-identity',
+  'verify-mismatch',
+  'unsigned',
+];
+
+let world: World;
+let repo: SampleRepo;
+let scratch: string;
+let toolCache: string;
+
+before(async () => {
+  world = await startWorld({ allowedJoinTokens: SERVICES.map((s) => `image-push-github-actions-${s}`) });
+  assert.ok(world.standinsPublished, 'the stand-in tools are published on the mirror');
+  scratch = await mkdtemp(join(tmpdir(), 'bake-sign-'));
+  repo = await createSampleRepo(join(scratch, 'repo'));
+  toolCache = join(scratch, 'toolcache');
+  await mkdir(toolCache);
+});
+after(async () => {
+  await world?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+beforeEach(() => {
+  world.faults.clear();
+  world.counters.reset();
+  clearToolFaults(world.controlDir);
+  clearCalls(world.controlDir);
+});
+
+function bake(service: string, inputs: Record<string, string> = {}): Promise<RunResult> {
+  return runAction({
+    toolCache,
+    inputs: {
+      service,
+      images: '',
+      'ecr-registry': world.registryHost,
+      'aws-role-arn': world.roleArn,
+      'teleport-fqdn': world.teleportFqdn,
+      'tool-mirror': world.mirrorUrl,
+      'flux-version': world.standinVersions.flux,
+      'cosign-version': world.standinVersions.cosign,
+      ...inputs,
+    },
+    env: { ...world.env(), GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: repo.repository },
+  });
+}
+
+const why = (result: RunResult) => `${result.failure ?? ''}\n${result.stdout}\n${result.stderr}`;
+const signer = () => `https://github.com/${String(world.oidc.claims()['job_workflow_ref'])}`;
+const manifestPuts = () => world.counters.get(TARGETS.registry(world.region), 'manifest-put');
+const cosignCalls = (command: string) =>
+  readCalls(world.controlDir, 'cosign').filter((c) => c.command === command);
+const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
+
+/** The digest of the signature manifest at `sha256-<hex>.sig`, read straight from the registry. */
+async function signatureDigest(service: string, digest: string): Promise<string | undefined> {
+  return (await getManifest(world.registry(world.region), `${service}-manifests`, sigTag(digest)))?.digest;
+}
+
+/** OIDC tokens the world issued for Sigstore so far (audience `sigstore`). */
+function sigstoreTokens(): number {
+  return world.secrets().filter((secret) => {
+    const payload = secret.split('.')[1];
+    if (secret.split('.').length !== 3 || !payload) return false;
+    try {
+      return (
+        (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { aud?: unknown }).aud ===
+        'sigstore'
+      );
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/** The installed cosign, run as a verifier of the published artifact would, against the raw registry. */
+async function verifyIndependently(service: string, digest: string, identity: string) {
+  const base = join(toolCache, 'cosign', world.standinVersions.cosign);
+  const [arch] = await readdir(base);
+  const cosign = join(base, arch ?? '', 'cosign');
+  const host = new URL(world.registry(world.region)).host;
+  const { stdout } = await promisify(execFile)(cosign, [
+    'verify',
+    '--allow-insecure-registry',
+    '--certificate-identity',
+    identity,
+    '--certificate-oidc-issuer',
+    'https://token.actions.githubusercontent.com',
+    `${host}/${service}-manifests@${digest}`,
+  ]);
+  return JSON.parse(stdout) as { optional: { Subject: string } }[];
+}
+
+function assertNoLeaks(result: RunResult): void {
+  assert.deepEqual(leakedSecrets(result, [...world.secrets(), result.githubToken]), []);
+}
+
+test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run writes nothing', async () => {
+  const tokensBefore = sigstoreTokens();
+  const first = await bake('signed');
+  assert.equal(first.code, 0, why(first));
+  const digest = first.outputs['digest'] ?? '';
+  assert.match(digest, /^sha256:[a-f0-9]{64}$/);
+
+  // The signature is where Flux before 2.8 and cosign v2 look: a manifest at the digest's .sig tag.
+  const signature = await signatureDigest('signed', digest);
+  assert.ok(signature, `${sigTag(digest)} exists in the registry`);
+  const verified = await verifyIndependently('signed', digest, signer());
+  assert.deepEqual(
+    verified.map((v) => v.optional.Subject),
+    [signer()],
+  );
+
+  // By digest, with the one token in the environment: never in argv, never fetched by cosign itself.
+  const [signCall, ...moreSigns] = cosignCalls('sign');
+  assert.ok(signCall && moreSigns.length === 0, 'cosign sign ran once');
+  assert.deepEqual(signCall.argv, ['sign', '--yes', `${world.registryHost}/signed-manifests@${digest}`]);
+  assert.ok(signCall.env.includes('SIGSTORE_ID_TOKEN'));
+  assert.ok(!signCall.env.includes('ACTIONS_ID_TOKEN_REQUEST_URL'), 'cosign cannot ask GitHub for a token');
+  assert.equal(sigstoreTokens() - tokensBefore, 1, 'one OIDC token for Sigstore');
+  for (const call of cosignCalls('verify')) {
+    assert.ok(call.argv.includes('--certificate-identity') && call.argv.includes(signer()));
+    assert.ok(call.argv.at(-1)?.endsWith(`@${digest}`), 'verified by digest');
+  }
+
+  assert.match(
+    first.summary,
+    /signer identity<\/td><td><code>https:\/\/github\.com\/maestra-io\/sample-service\//,
+  );
+  assert.match(
+    first.summary,
+    /signer issuer<\/td><td><code>https:\/\/token\.actions\.githubusercontent\.com</,
+  );
+  assert.match(first.summary, /signature<\/td><td>signed now</);
+  assert.match(first.summary, /signature verified<\/td><td>✔ for/);
+  assertNoLeaks(first);
+
+  // A re-run after full success: the same digest, no manifest of any kind written, the signature untouched.
+  world.counters.reset();
+  clearCalls(world.controlDir);
+  const again = await bake('signed');
+  assert.equal(again.code, 0, why(again));
+  assert.equal(again.outputs['digest'], digest);
+  assert.equal(again.outputs['reused'], 'true');
+  assert.equal(manifestPuts(), 0, 'no PUT to the .sig tag (or any other)');
+  assert.equal(cosignCalls('sign').length, 0);
+  assert.equal(await signatureDigest('signed', digest), signature);
+  assert.match(again.summary, /signature<\/td><td>already signed</);
+  assertNoLeaks(again);
+});
+
+test('verify fails twice after signing, then passes: the run succeeds after backing off', async () => {
+  // The first verify is the pre-check (nothing is signed yet, as the fault says); two more fail after signing.
+  addToolFault(world.controlDir, {
+    tool: 'cosign',
+    command: 'verify',
+    mode: 'verify-fail',
+    exitCode: 10,
+    remaining: 3,
+  });
+  const result = await bake('lagging-sigstore');
+  assert.equal(result.code, 0, why(result));
+  assert.equal(cosignCalls('sign').length, 1);
+  assert.equal(cosignCalls('verify').length, 4);
+  assert.equal(
+    (result.stdout.match(/no signatures found for .*; retrying in \d+ ms/g) ?? []).length,
+    2,
+    result.stdout,
+  );
+  assert.match(result.summary, /signature verified<\/td><td>✔ for <code>[^<]+<\/code> after 3 attempts/);
+  assert.ok(await signatureDigest('lagging-sigstore', result.outputs['digest'] ?? ''));
+  assertNoLeaks(result);
+});
+
+test('signing fails on a first run; the re-run reuses the artifact, signs it and reports the same digest', async () => {
+  addToolFault(world.controlDir, {
+    tool: 'cosign',
+    command: 'sign',
+    mode: 'fail',
+    message: 'signing: POST https://fulcio.sigstore.dev/api/v2/signingCert: 503 Service Unavailable',
+  });
+  const first = await bake('sign-fails');
+  assert.equal(first.code, 1, why(first));
+  assert.match(
+    first.failure ?? '',
+    /^sign: cosign sign \S+@sha256:[a-f0-9]{64} failed \(exit 1\):\n.*503 Service Unavailable[\s\S]* — .*re-run reuses the pushed artifact/,
+  );
+  const digest = first.outputs['digest'] ?? '';
+  assert.match(digest, /^sha256:/, 'the digest of the pushed artifact is an output even so');
+  assert.equal(await signatureDigest('sign-fails', digest), undefined);
+  assertNoLeaks(first);
+
+  const again = await bake('sign-fails');
+  assert.equal(again.code, 0, why(again));
+  assert.equal(again.outputs['digest'], digest);
+  assert.equal(again.outputs['reused'], 'true');
+  assert.match(again.summary, /signature<\/td><td>signed now</);
+  assert.ok(await signatureDigest('sign-fails', digest));
+  assert.deepEqual(
+    (await verifyIndependently('sign-fails', digest, signer())).map((v) => v.optional.Subject),
+    [signer()],
+  );
+  assertNoLeaks(again);
+});
+
+test('a certificate-identity this run cannot sign as fails with expected versus found, before and after signing', async () => {
+  const wrong = 'https://github.com/maestra-io/other-repo/.github/workflows/release.yml@refs/heads/main';
+  const fresh = await bake('wrong-identity', { 'certificate-identity': wrong });
+  assert.equal(fresh.code, 1, why(fresh));
+  assert.match(
+    fresh.failure ?? '',
+    new RegExp(
+      `^sign: certificate-identity expects ${wrong.replace(/[.]/g, '\\.')}, but this run would sign as ${signer().replace(/[.]/g, '\\.')}`,
+    ),
+  );
+  assert.match(
+    fresh.failure ?? '',
+    /the artifact has no signature by it — set `certificate-identity` to https:\/\/github\.com\//,
+  );
+  const digest = fresh.outputs['digest'] ?? '';
+  assert.equal(cosignCalls('sign').length, 0, 'no useless signature is written');
+  assert.equal(await signatureDigest('wrong-identity', digest), undefined);
+  assertNoLeaks(fresh);
+
+  // Signed by this workflow; asked again for another signer: what cosign found is named.
+  const signed = await bake('wrong-identity');
+  assert.equal(signed.code, 0, why(signed));
+  world.counters.reset();
+  clearCalls(world.controlDir);
+  const mismatch = await bake('wrong-identity', { 'certificate-identity': wrong });
+  assert.equal(mismatch.code, 1, why(mismatch));
+  assert.ok(
+    mismatch.failure?.includes(`expects ${wrong}, but this run would sign as ${signer()}`) &&
+      mismatch.failure.includes(`the artifact is signed only by ${signer()}`),
+    mismatch.failure,
+  );
+  assert.equal(manifestPuts(), 0);
+  assertNoLeaks(mismatch);
+});
+
+test('a signer mismatch at verification fails at once, showing expected and found identity', async () => {
+  // cosign's own `got subjects [...]` for both the pre-check and the first verification after signing.
+  addToolFault(world.controlDir, { tool: 'cosign', command: 'verify', mode: 'verify-fail', remaining: 2 });
+  const result = await bake('verify-mismatch');
+  assert.equal(result.code, 1, why(result));
+  const digest = result.outputs['digest'] ?? '';
+  assert.equal(
+    result.failure,
+    `verify-signature: no signature of ${world.registryHost}/verify-mismatch-manifests@${digest} matches: expected identity ${signer()} (issuer https://token.actions.githubusercontent.com), found injected-failure (issuer https://token.actions.githubusercontent.com) — set \`certificate-identity\` (and \`certificate-oidc-issuer\`) to the signer Flux is told to trust, or leave it empty to expect this workflow`,
+  );
+  assert.equal(cosignCalls('verify').length, 2, 'a mismatch is not retried');
+  assertNoLeaks(result);
+});
+
+test('sign: false signs nothing, installs no cosign, and says so in the summary', async () => {
+  const result = await bake('unsigned', { sign: 'false' });
+  assert.equal(result.code, 0, why(result));
+  assert.equal(readCalls(world.controlDir, 'cosign').length, 0);
+  assert.equal(await signatureDigest('unsigned', result.outputs['digest'] ?? ''), undefined);
+  assert.match(result.summary, /signature<\/td><td>⚠️ not signed \(<code>sign: false<\/code>\)/);
+  assert.match(result.summary, /<td>verify-signature<\/td><td>⏭️ skipped<\/td>.*sign: false/);
+  assert.ok(result.annotations.some((a) => a.level === 'warning' && /sign: false/.test(a.message)));
+  assertNoLeaks(result);
+});
+
+test('a dry run neither signs nor verifies', async () => {
+  const result = await bake('signed', { 'dry-run': 'true' });
+  assert.equal(result.code, 0, why(result));
+  assert.equal(readCalls(world.controlDir, 'cosign').length, 0);
+  assert.equal(world.counters.get('oidc', 'token'), 0);
+  assert.match(result.summary, /<td>sign<\/td><td>⏭️ skipped/);
+  assert.match(result.summary, /<td>verify-signature<\/td><td>⏭️ skipped/);
+});

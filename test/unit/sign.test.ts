@@ -1,0 +1,328 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  classifyVerify,
+  classifyVerifyFailure,
+  cosignEnv,
+  describeVerify,
+  legacyFormatFlags,
+  parseSubjects,
+  signArgs,
+  VerifyFailure,
+  type VerifyOutcome,
+  verifyArgs,
+  verifyWithBackoff,
+} from '../../src/cosign.ts';
+import { ActionError, describeError } from '../../src/errors.ts';
+import { readSigningToken, requestSigningToken, signerIdentity } from '../../src/signer.ts';
+import { expectedIdentity, identityConflict } from '../../src/stages/sign.ts';
+
+const ISSUER = 'https://token.actions.githubusercontent.com';
+const REF = 'maestra-io/sample-service/.github/workflows/release.yml@refs/tags/1.2.3';
+const ARTIFACT = `registry.example/sample-service-manifests@sha256:${'a'.repeat(64)}`;
+const target = { artifact: ARTIFACT, identity: `https://github.com/${REF}`, issuer: ISSUER };
+
+const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const jwt = (claims: object) => `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.c2lnbmF0dXJl`;
+const inFiveMinutes = () => Math.floor(Date.now() / 1000) + 300;
+
+describe('signer identity', () => {
+  test('is https://github.com/<job_workflow_ref> from the token claims', () => {
+    assert.equal(signerIdentity({ job_workflow_ref: REF }), `https://github.com/${REF}`);
+    const reusable = 'maestra-io/workflows/.github/workflows/bake.yml@refs/heads/main';
+    assert.equal(signerIdentity({ job_workflow_ref: reusable }), `https://github.com/${reusable}`);
+  });
+
+  test('a token without a usable job_workflow_ref says to set certificate-identity', () => {
+    for (const claims of [
+      {},
+      { job_workflow_ref: '' },
+      { job_workflow_ref: 42 },
+      { job_workflow_ref: 'a b' },
+    ]) {
+      assert.throws(
+        () => signerIdentity(claims),
+        (error: unknown) =>
+          error instanceof ActionError &&
+          /job_workflow_ref/.test(error.message) &&
+          /certificate-identity/.test(error.hint ?? ''),
+      );
+    }
+  });
+
+  test('readSigningToken checks audience sigstore and expiry and derives the identity', () => {
+    const token = jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF });
+    const read = readSigningToken(token);
+    assert.equal(read.identity, `https://github.com/${REF}`);
+    assert.equal(read.token, token);
+    assert.equal(read.issuer, ISSUER);
+    assert.ok(read.expiresAt.getTime() > Date.now());
+    assert.throws(
+      () =>
+        readSigningToken(
+          jwt({ aud: 'sts.amazonaws.com', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+        ),
+      /unusable: its audience is "sts\.amazonaws\.com", not sigstore/,
+    );
+    assert.throws(
+      () => readSigningToken(jwt({ aud: 'sigstore', iss: ISSUER, exp: 1, job_workflow_ref: REF })),
+      /unusable: it expired/,
+    );
+    assert.throws(
+      () => readSigningToken(jwt({ aud: 'sigstore', exp: inFiveMinutes(), job_workflow_ref: REF })),
+      /unusable: it has no iss claim/,
+    );
+  });
+
+  test('a failed token request says which permission is missing, without the error hiding', async () => {
+    await assert.rejects(
+      requestSigningToken(async () => {
+        throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+      }),
+      (error: unknown) => {
+        const line = describeError(error);
+        return (
+          /OIDC token/.test(line) && /ACTIONS_ID_TOKEN_REQUEST_URL/.test(line) && /id-token: write/.test(line)
+        );
+      },
+    );
+  });
+
+  test('certificate-identity wins over the token; without it the token decides', () => {
+    const token = readSigningToken(
+      jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+    );
+    assert.equal(
+      expectedIdentity('https://github.com/o/r/.github/workflows/x.yml@refs/heads/main', token),
+      'https://github.com/o/r/.github/workflows/x.yml@refs/heads/main',
+    );
+    assert.equal(expectedIdentity(undefined, token), token.identity);
+  });
+
+  test('a certificate-identity this run cannot sign as is refused before signing, with GitHub as issuer', () => {
+    const token = readSigningToken(
+      jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+    );
+    assert.equal(identityConflict(token.identity, ISSUER, token, 'x'), undefined);
+    const wrong = 'https://github.com/maestra-io/other/.github/workflows/release.yml@refs/heads/main';
+    const conflict = identityConflict(wrong, ISSUER, token, 'the artifact has no signature by it');
+    assert.ok(conflict);
+    assert.match(
+      conflict.message,
+      new RegExp(`expects ${wrong}, but this run would sign as ${token.identity.replace(/[.]/g, '\\.')}`),
+    );
+    assert.match(conflict.hint ?? '', /certificate-identity/);
+    // The certificate's issuer is always the token's: expecting another can never verify.
+    const issuer = identityConflict(token.identity, 'https://issuer.example', token, 'it is unsigned');
+    assert.match(
+      issuer?.message ?? '',
+      /expects https:\/\/issuer\.example, but this run's OIDC token is issued by https:\/\/token\.actions/,
+    );
+    assert.match(issuer?.hint ?? '', /certificate-oidc-issuer/);
+    // Another issuer (e.g. GitHub Enterprise) derives identities its own way: verify decides.
+    const other = readSigningToken(
+      jwt({
+        aud: 'sigstore',
+        iss: 'https://ghe.example/_services/token',
+        exp: inFiveMinutes(),
+        job_workflow_ref: REF,
+      }),
+    );
+    assert.equal(identityConflict(wrong, 'https://ghe.example/_services/token', other, 'x'), undefined);
+  });
+});
+
+describe('cosign command lines', () => {
+  test('v2 keeps the tag format by default and takes no format flags; v3 is told to keep it', () => {
+    assert.deepEqual(legacyFormatFlags('2.6.1', 'sign'), []);
+    assert.deepEqual(legacyFormatFlags('2.4.3', 'verify'), []);
+    assert.deepEqual(legacyFormatFlags('3.1.2', 'sign'), [
+      '--new-bundle-format=false',
+      '--use-signing-config=false',
+    ]);
+    assert.deepEqual(legacyFormatFlags('3.0.2', 'verify'), ['--new-bundle-format=false']);
+  });
+
+  test('sign is by digest with --yes; verify has exact identity and issuer', () => {
+    assert.deepEqual(signArgs('2.6.1', ARTIFACT), ['sign', '--yes', ARTIFACT]);
+    assert.deepEqual(verifyArgs('2.6.1', target), [
+      'verify',
+      '--certificate-identity',
+      target.identity,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--output',
+      'json',
+      ARTIFACT,
+    ]);
+    assert.ok(!verifyArgs('2.6.1', target).some((arg) => /regexp/.test(arg)));
+  });
+
+  test('the token goes only into SIGSTORE_ID_TOKEN, and cosign cannot fetch a second one', () => {
+    const base = {
+      PATH: '/bin',
+      DOCKER_CONFIG: '/tmp/d',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req',
+      SIGSTORE_ID_TOKEN: 'stale',
+    };
+    assert.deepEqual(cosignEnv(base, 'tok'), {
+      PATH: '/bin',
+      DOCKER_CONFIG: '/tmp/d',
+      SIGSTORE_ID_TOKEN: 'tok',
+    });
+    assert.deepEqual(cosignEnv(base), { PATH: '/bin', DOCKER_CONFIG: '/tmp/d' });
+    assert.equal(base.SIGSTORE_ID_TOKEN, 'stale', 'the base environment is not changed');
+  });
+});
+
+describe('cosign verify exit codes', () => {
+  const run = (code: number, stderr = '', timedOut = false) => classifyVerify({ code, stderr, timedOut });
+  const mismatchStderr = [
+    'Error: no matching signatures: none of the expected identities matched what was in the certificate, got subjects [https://github.com/maestra-io/other/.github/workflows/x.yml@refs/heads/main] with issuer https://token.actions.githubusercontent.com',
+    ' none of the expected identities matched what was in the certificate, got subjects [a@example.com, https://github.com/maestra-io/other/.github/workflows/x.yml@refs/heads/main] with issuer https://accounts.google.com',
+    'main.go:74: error during command execution: no matching signatures: …',
+  ].join('\n');
+
+  test('each documented code has its own meaning', () => {
+    assert.deepEqual(run(0), { kind: 'verified' });
+    assert.equal(run(10, 'Error: no signatures found').kind, 'no-signatures');
+    assert.equal(run(11, 'Error: image tag not found').kind, 'not-found');
+    assert.equal(run(12, mismatchStderr).kind, 'mismatch');
+    assert.equal(
+      run(12, 'Error: no matching signatures: signature not found in transparency log').kind,
+      'no-match',
+    );
+    assert.equal(run(13, 'Error: no certificate found on signature').kind, 'no-certificate');
+    assert.deepEqual(run(1, 'Error: GET https://r/v2/: 503'), {
+      kind: 'failed',
+      code: 1,
+      timedOut: false,
+      stderr: 'Error: GET https://r/v2/: 503',
+    });
+    assert.equal((run(143, '', true) as { timedOut: boolean }).timedOut, true);
+  });
+
+  test('the found signers are read from every `got subjects [...]`, once each', () => {
+    assert.deepEqual(parseSubjects(mismatchStderr), {
+      subjects: [
+        'https://github.com/maestra-io/other/.github/workflows/x.yml@refs/heads/main',
+        'a@example.com',
+      ],
+      issuers: ['https://token.actions.githubusercontent.com', 'https://accounts.google.com'],
+    });
+    assert.deepEqual(parseSubjects('Error: no signatures found'), { subjects: [], issuers: [] });
+  });
+
+  test('messages say what happened; a mismatch shows expected and found', () => {
+    const message = (outcome: VerifyOutcome) => describeVerify(outcome, target);
+    assert.match(message(run(10)), /no signatures found for .*sample-service-manifests@sha256:a{64}/);
+    assert.match(
+      message(run(11, 'Error: image tag not found: HEAD …')),
+      /cannot find .* \(exit 11\):\nError: image tag not found/,
+    );
+    const mismatch = message(run(12, mismatchStderr));
+    assert.ok(mismatch.includes(`expected identity ${target.identity} (issuer ${ISSUER})`), mismatch);
+    assert.ok(
+      mismatch.includes(
+        'found https://github.com/maestra-io/other/.github/workflows/x.yml@refs/heads/main, a@example.com',
+      ),
+      mismatch,
+    );
+    assert.match(
+      message(run(12, 'Error: no matching signatures: x509: certificate signed by unknown authority')),
+      /cosign exit 12\):\n.*unknown authority/,
+    );
+    assert.match(message(run(13)), /no certificate/);
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n');
+    const failed = message(run(1, lines));
+    assert.match(failed, /failed \(exit 1\):\n…\nline 30\n/);
+    assert.ok(!failed.includes('line 29'), 'only the tail of stderr');
+    assert.match(message(run(143, 'partial', true)), /timed out/);
+  });
+
+  test('a mismatch or a key-only signature fails at once; anything else may be lag and is retried', () => {
+    const verdict = (outcome: VerifyOutcome) =>
+      classifyVerifyFailure(
+        new VerifyFailure(outcome as Exclude<VerifyOutcome, { kind: 'verified' }>, target),
+      );
+    assert.equal(verdict(run(12, mismatchStderr)), 'fail');
+    assert.equal(verdict(run(13)), 'fail');
+    assert.equal(verdict(run(10)), 'retry');
+    assert.equal(verdict(run(11)), 'retry');
+    assert.equal(verdict(run(12, 'searching log query: 502')), 'retry');
+    assert.equal(verdict(run(1)), 'retry');
+    assert.equal(verdict(run(143, '', true)), 'retry');
+    assert.equal(classifyVerifyFailure(new Error('spawn ENOENT')), 'fail');
+  });
+});
+
+describe('verify with backoff', () => {
+  const noWait = { sleep: async () => {}, random: () => 0.5 };
+  const sequence = (...outcomes: VerifyOutcome[]) => {
+    let i = 0;
+    return async () => outcomes[Math.min(i++, outcomes.length - 1)]!;
+  };
+
+  test('passes after two lagging attempts and reports the attempts it took', async () => {
+    const waits: number[] = [];
+    const attempts = await verifyWithBackoff(
+      sequence(
+        { kind: 'no-signatures', stderr: '' },
+        { kind: 'no-match', stderr: 'tlog' },
+        { kind: 'verified' },
+      ),
+      target,
+      { attempts: 8, baseMs: 2000, ...noWait, onRetry: (_e, _n, ms) => waits.push(ms) },
+    );
+    assert.equal(attempts, 3);
+    assert.deepEqual(waits, [1500, 3000]);
+  });
+
+  test('a mismatch is not retried and keeps its message and hint', async () => {
+    let calls = 0;
+    await assert.rejects(
+      verifyWithBackoff(
+        async () => {
+          calls++;
+          return { kind: 'mismatch', subjects: ['https://github.com/x'], issuers: [ISSUER], stderr: '' };
+        },
+        target,
+        { attempts: 8, baseMs: 2000, ...noWait },
+      ),
+      (error: unknown) =>
+        error instanceof VerifyFailure &&
+        /expected identity .* found https:\/\/github\.com\/x/.test(error.message) &&
+        /certificate-identity/.test(error.hint ?? ''),
+    );
+    assert.equal(calls, 1);
+  });
+
+  test('stops at the deadline with the last failure', async () => {
+    let clock = 0;
+    let calls = 0;
+    await assert.rejects(
+      verifyWithBackoff(
+        async () => {
+          calls++;
+          return { kind: 'no-signatures', stderr: '' };
+        },
+        target,
+        {
+          attempts: 100,
+          baseMs: 2000,
+          maxDelayMs: 20_000,
+          deadlineMs: 120_000,
+          random: () => 1,
+          now: () => clock,
+          sleep: async (ms) => {
+            clock += ms;
+          },
+        },
+      ),
+      /no signatures found/,
+    );
+    assert.ok(clock <= 120_000, `waited ${clock} ms`);
+    assert.ok(calls >= 5 && calls <= 10, `${calls} attempts`);
+  });
+});

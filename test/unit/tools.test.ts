@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { create as createTar } from 'tar';
+import { assetFor, checksumFor, installTool, PINNED_SHA256, toolArch, viaMirror } from '../../src/tools.ts';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('the download table', () => {
+  test('maps node architectures to release names and refuses others', () => {
+    assert.equal(toolArch('x64'), 'amd64');
+    assert.equal(toolArch('arm64'), 'arm64');
+    assert.throws(() => toolArch('ia32'), /no release of the tools for CPU architecture ia32/);
+    assert.throws(() => toolArch('x64', 'darwin'), /Linux releases; this runner is darwin/);
+  });
+
+  test('names the contract assets and their checksum files', () => {
+    const flux = assetFor('flux', '2.8.6', 'arm64');
+    assert.equal(
+      flux.url,
+      'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_linux_arm64.tar.gz',
+    );
+    assert.deepEqual(flux.checksum, {
+      url: 'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_checksums.txt',
+    });
+    assert.equal(flux.member, 'flux');
+    const cosign = assetFor('cosign', '3.0.0', 'amd64');
+    assert.equal(
+      cosign.url,
+      'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign-linux-amd64',
+    );
+    assert.deepEqual(cosign.checksum, {
+      url: 'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign_checksums.txt',
+    });
+    assert.equal(cosign.member, undefined);
+    const tbot = assetFor('tbot', '17.4.8', 'amd64');
+    assert.equal(tbot.url, 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz');
+    assert.deepEqual(tbot.checksum, {
+      url: 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz.sha256',
+    });
+    assert.equal(tbot.member, 'teleport/tbot');
+  });
+
+  test('a pinned version is checked against the pin only', () => {
+    assert.deepEqual(assetFor('cosign', '2.6.1', 'amd64').checksum, {
+      sha256: '064954c5d8c7e3b28188eee5b1727b31c411550bc5fefd41aa672d3c761d103a',
+    });
+    for (const value of Object.values(PINNED_SHA256)) assert.match(value, /^[0-9a-f]{64}$/);
+  });
+
+  test('the mirror prefixes host and path', () => {
+    const url = 'https://github.com/fluxcd/flux2/releases/download/v2.9.4/flux_2.9.4_checksums.txt';
+    assert.equal(viaMirror(url, undefined), url);
+    assert.equal(
+      viaMirror(url, 'https://mirror.example/tools/'),
+      'https://mirror.example/tools/github.com/fluxcd/flux2/releases/download/v2.9.4/flux_2.9.4_checksums.txt',
+    );
+  });
+
+  test('checksum files: sha256sum lines, binary-mode stars, paths, and a lone hash', () => {
+    const a = 'a'.repeat(64);
+    const b = 'B'.repeat(64);
+    const text = `${a}  flux_2.9.4_linux_amd64.tar.gz\n${b} *flux_2.9.4_linux_arm64.tar.gz\n`;
+    assert.equal(checksumFor(text, 'flux_2.9.4_linux_amd64.tar.gz'), a);
+    assert.equal(checksumFor(text, 'flux_2.9.4_linux_arm64.tar.gz'), 'b'.repeat(64));
+    assert.equal(checksumFor(text, 'flux_2.9.4_darwin_amd64.tar.gz'), undefined);
+    assert.equal(checksumFor(`${a}  ./dist/cosign-linux-amd64\n`, 'cosign-linux-amd64'), a);
+    assert.equal(checksumFor(`${a}\n`, 'teleport-v17.4.8-linux-amd64-bin.tar.gz'), a);
+    assert.equal(checksumFor(`${a}  cosign-linux-amd64-extra\n`, 'cosign-linux-amd64'), undefined);
+    assert.equal(checksumFor('not a checksum\n', 'x'), undefined);
+  });
+});
+
+describe('installTool against a local mirror', () => {
+  let server: Server;
+  let mirror: string;
+  let root: string;
+  const files = new Map<string, Buffer>();
+  const requests: string[] = [];
+  const log = { info: () => {} };
+
+  // A script that leaves a mark when run: a binary that fails its checksum must never leave one.
+  const script = (mark: string) => Buffer.from(`#!/bin/sh\ntouch '${mark}'\necho ran\n`);
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tools-test-'));
+    server = createServer((request, response) => {
+      requests.push(request.url ?? '');
+      const body = files.get(request.url ?? '');
+      if (!body) {
+        response.writeHead(404).end('not found');
+        return;
+      }
+      response.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  let workDir: string;
+  beforeEach(async () => {
+    files.clear();
+    requests.length = 0;
+    const run = await mkdtemp(join(root, 'run-'));
+    workDir = join(run, 'work');
+    await mkdir(workDir);
+    // tool-cache reads both on every call.
+    process.env['RUNNER_TOOL_CACHE'] = join(run, 'toolcache');
+    process.env['RUNNER_TEMP'] = join(run, 'temp');
+  });
+
+  const serve = (url: string, body: Buffer | string) =>
+    files.set(new URL(viaMirror(url, mirror)).pathname, Buffer.from(body));
+
+  async function fluxTarball(version: string, mark: string): Promise<Buffer> {
+    const src = await mkdtemp(join(root, 'src-'));
+    await writeFile(join(src, 'flux'), script(mark), { mode: 0o755 });
+    await writeFile(join(src, 'LICENSE'), 'license');
+    const file = join(root, `flux-${version}-${Date.now()}.tar.gz`);
+    await createTar({ gzip: true, file, cwd: src }, ['flux', 'LICENSE']);
+    return readFile(file);
+  }
+
+  test('a raw binary is checked against its checksum file, cached, and found again without a download', async () => {
+    const asset = assetFor('cosign', '9.1.0', 'amd64');
+    const binary = script(join(root, 'never'));
+    serve(asset.url, binary);
+    serve(
+      (asset.checksum as { url: string }).url,
+      `${sha256('other')}  cosign-linux-arm64\n${sha256(binary)}  cosign-linux-amd64\n`,
+    );
+
+    const first = await installTool(asset, { mirror, workDir, log });
+    assert.equal(first.cached, false);
+    assert.equal(first.version, '9.1.0');
+    assert.ok(first.path.startsWith(process.env['RUNNER_TOOL_CACHE']!));
+    assert.ok(first.path.endsWith('/cosign/9.1.0/amd64/cosign'), first.path);
+    assert.deepEqual(await readFile(first.path), binary);
+    assert.equal((await stat(first.path)).mode & 0o777, 0o755);
+    assert.equal(requests.length, 2);
+    assert.deepEqual(await readdir(workDir), [], 'the scratch download is removed');
+
+    const second = await installTool(asset, { mirror, workDir, log });
+    assert.deepEqual(second, { path: first.path, version: '9.1.0', cached: true });
+    assert.equal(requests.length, 2, 'the second install downloads nothing');
+  });
+
+  test('a tarball is checked before extraction and only its binary is cached', async () => {
+    const asset = assetFor('flux', '2.50.0', 'arm64');
+    const tarball = await fluxTarball('2.50.0', join(root, 'never'));
+    serve(asset.url, tarball);
+    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  flux_2.50.0_linux_arm64.tar.gz\n`);
+    const installed = await installTool(asset, { mirror, workDir, log });
+    assert.ok(installed.path.endsWith('/flux/2.50.0/arm64/flux'));
+    assert.deepEqual(await readdir(join(installed.path, '..')), ['flux']);
+  });
+
+  test('tbot is taken from teleport/tbot in the Teleport archive, checked against <asset>.sha256', async () => {
+    const asset = assetFor('tbot', '17.50.1', 'amd64');
+    const src = await mkdtemp(join(root, 'teleport-'));
+    await mkdir(join(src, 'teleport'));
+    await writeFile(join(src, 'teleport', 'tbot'), script(join(root, 'never')), { mode: 0o755 });
+    await writeFile(join(src, 'teleport', 'tsh'), 'tsh');
+    const file = join(root, 'teleport.tar.gz');
+    await createTar({ gzip: true, file, cwd: src }, ['teleport']);
+    const tarball = await readFile(file);
+    serve(asset.url, tarball);
+    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  ${asset.file}\n`);
+    const installed = await installTool(asset, { mirror, workDir, log });
+    assert.ok(installed.path.endsWith('/tbot/17.50.1/amd64/tbot'));
+    assert.deepEqual(await readdir(join(installed.path, '..')), ['tbot']);
+  });
+
+  test('a mismatch fails before extraction, naming the URL and both hashes; nothing is cached or run', async () => {
+    const asset = assetFor('flux', '2.51.0', 'amd64');
+    const mark = join(root, 'ran-mismatch');
+    const tarball = await fluxTarball('2.51.0', mark);
+    const published = sha256('the real release');
+    serve(asset.url, tarball);
+    serve((asset.checksum as { url: string }).url, `${published}  flux_2.51.0_linux_amd64.tar.gz\n`);
+    await assert.rejects(installTool(asset, { mirror, workDir, log }), (error: Error) => {
+      assert.match(error.message, new RegExp(`sha256 mismatch for ${viaMirror(asset.url, mirror)}`));
+      assert.ok(error.message.includes(`expected ${published}`));
+      assert.ok(error.message.includes(`got ${sha256(tarball)}`));
+      return true;
+    });
+    assert.deepEqual(await readdir(workDir), [], 'nothing was extracted (or left behind)');
+    assert.equal(existsSync(join(process.env['RUNNER_TOOL_CACHE']!, 'flux')), false);
+    assert.equal(existsSync(mark), false);
+  });
+
+  test('a pinned version never asks for a checksum file, and a wrong download fails against the pin', async () => {
+    const asset = assetFor('cosign', '2.6.1', 'amd64');
+    serve(asset.url, 'not cosign');
+    serve(
+      'https://github.com/sigstore/cosign/releases/download/v2.6.1/cosign_checksums.txt',
+      `${sha256('not cosign')}  cosign-linux-amd64\n`,
+    );
+    await assert.rejects(
+      installTool(asset, { mirror, workDir, log }),
+      /sha256 mismatch .* expected 064954c5/,
+    );
+    assert.deepEqual(requests, [new URL(viaMirror(asset.url, mirror)).pathname]);
+  });
+
+  test('a checksum file without the asset fails before extraction', async () => {
+    const asset = assetFor('flux', '2.52.0', 'amd64');
+    serve(asset.url, await fluxTarball('2.52.0', join(root, 'never')));
+    serve((asset.checksum as { url: string }).url, `${sha256('x')}  flux_2.52.0_linux_arm64.tar.gz\n`);
+    await assert.rejects(
+      installTool(asset, { mirror, workDir, log }),
+      /flux_2\.52\.0_checksums\.txt has no sha256 for flux_2\.52\.0_linux_amd64\.tar\.gz/,
+    );
+    assert.equal(existsSync(join(process.env['RUNNER_TOOL_CACHE']!, 'flux')), false);
+  });
+
+  test('a missing checksum file fails with its URL and status', async () => {
+    const asset = assetFor('cosign', '9.2.0', 'arm64');
+    serve(asset.url, 'binary');
+    await assert.rejects(installTool(asset, { mirror, workDir, log }), (error: Error) => {
+      assert.match(
+        error.message,
+        /cannot download http:\/\/127\.0\.0\.1:\d+\/github\.com\/sigstore\/cosign\/releases\/download\/v9\.2\.0\/cosign_checksums\.txt \(HTTP 404\)/,
+      );
+      return true;
+    });
+  });
+
+  test('a missing asset fails with its URL and status', async () => {
+    const asset = assetFor('cosign', '9.3.0', 'amd64');
+    serve((asset.checksum as { url: string }).url, `${sha256('x')}  cosign-linux-amd64\n`);
+    await assert.rejects(
+      installTool(asset, { mirror, workDir, log }),
+      /cannot download .*cosign-linux-amd64 \(HTTP 404\)/,
+    );
+  });
+});

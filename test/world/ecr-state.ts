@@ -1,0 +1,194 @@
+// What the ECR emulation keeps itself: repositories (existence, tag mutability, filters) and issued registry passwords.
+import type { RegistryProcess } from './registry.ts';
+
+export const ACCOUNT_ID = '515260921971';
+
+export const MUTABILITIES = [
+  'MUTABLE',
+  'IMMUTABLE',
+  'IMMUTABLE_WITH_EXCLUSION',
+  'MUTABLE_WITH_EXCLUSION',
+] as const;
+export type Mutability = (typeof MUTABILITIES)[number];
+
+export interface ExclusionFilter {
+  filterType: 'WILDCARD';
+  filter: string;
+}
+
+export interface RepositoryMeta {
+  readonly name: string;
+  readonly createdAt: Date;
+  mutability: Mutability;
+  filters: ExclusionFilter[];
+}
+
+/** An error ECR's JSON API sends: `{"__type": code, "message": ...}`. */
+export class EcrError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const REPO_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+export function validateRepositoryName(name: unknown): string {
+  if (typeof name !== 'string' || !REPO_NAME.test(name)) {
+    throw new EcrError(
+      'InvalidParameterException',
+      `Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*' and length between 2 and 256'`,
+    );
+  }
+  return name;
+}
+
+/** Checks mutability and exclusion filters the way CreateRepository / PutImageTagMutability do. */
+export function validateMutability(
+  mutability: unknown,
+  filters: unknown,
+): { mutability: Mutability; filters: ExclusionFilter[] } {
+  const value = mutability ?? 'MUTABLE';
+  if (typeof value !== 'string' || !(MUTABILITIES as readonly string[]).includes(value)) {
+    throw new EcrError(
+      'InvalidParameterException',
+      `Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must satisfy enum value set: [${MUTABILITIES.join(', ')}]'`,
+    );
+  }
+  const m = value as Mutability;
+  const withExclusion = m === 'IMMUTABLE_WITH_EXCLUSION' || m === 'MUTABLE_WITH_EXCLUSION';
+  if (
+    filters === undefined ||
+    filters === null ||
+    (Array.isArray(filters) && filters.length === 0 && !withExclusion)
+  ) {
+    if (withExclusion) {
+      throw new EcrError(
+        'InvalidParameterException',
+        `imageTagMutabilityExclusionFilters must be specified when imageTagMutability is ${m}`,
+      );
+    }
+    return { mutability: m, filters: [] };
+  }
+  if (!withExclusion) {
+    throw new EcrError(
+      'InvalidParameterException',
+      `imageTagMutabilityExclusionFilters can only be specified when imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION`,
+    );
+  }
+  if (!Array.isArray(filters) || filters.length < 1 || filters.length > 5) {
+    throw new EcrError(
+      'InvalidParameterException',
+      `Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: 'Member must have length between 1 and 5'`,
+    );
+  }
+  return {
+    mutability: m,
+    filters: filters.map((f: unknown) => {
+      const { filterType, filter } = (f ?? {}) as Record<string, unknown>;
+      if (filterType !== 'WILDCARD') {
+        throw new EcrError(
+          'InvalidParameterException',
+          `Invalid parameter at 'filterType' failed to satisfy constraint: 'Member must satisfy enum value set: [WILDCARD]'`,
+        );
+      }
+      if (typeof filter !== 'string' || !/^[0-9a-zA-Z._*-]{1,128}$/.test(filter)) {
+        throw new EcrError(
+          'InvalidParameterException',
+          `Invalid parameter at 'filter' failed to satisfy constraint: 'Member must satisfy regular expression pattern: ^[0-9a-zA-Z._*-]{1,128}'`,
+        );
+      }
+      return { filterType: 'WILDCARD' as const, filter };
+    }),
+  };
+}
+
+const wildcard = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\-]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+
+/** Whether an existing `tag` in this repository may not be overwritten. */
+export function tagIsImmutable(meta: RepositoryMeta, tag: string): boolean {
+  const excluded = meta.filters.some((f) => wildcard(f.filter).test(tag));
+  switch (meta.mutability) {
+    case 'MUTABLE':
+      return false;
+    case 'IMMUTABLE':
+      return true;
+    case 'IMMUTABLE_WITH_EXCLUSION':
+      return !excluded;
+    case 'MUTABLE_WITH_EXCLUSION':
+      return excluded;
+  }
+}
+
+export class RegionState {
+  readonly repos = new Map<string, RepositoryMeta>();
+  /** Registry passwords GetAuthorizationToken issued, with their expiry (epoch ms). */
+  readonly passwords = new Map<string, number>();
+  /** `127.0.0.1:<port>` of this region's registry front, set once it listens. */
+  frontHost = '';
+
+  constructor(
+    readonly name: string,
+    readonly registry: RegistryProcess,
+  ) {}
+
+  repositoryNotFound(name: string): EcrError {
+    return new EcrError(
+      'RepositoryNotFoundException',
+      `The repository with name '${name}' does not exist in the registry with id '${ACCOUNT_ID}'`,
+    );
+  }
+
+  repo(name: string): RepositoryMeta {
+    const meta = this.repos.get(name);
+    if (!meta) throw this.repositoryNotFound(name);
+    return meta;
+  }
+
+  create(name: unknown, mutability: unknown, filters: unknown): RepositoryMeta {
+    const repositoryName = validateRepositoryName(name);
+    const checked = validateMutability(mutability, filters);
+    if (this.repos.has(repositoryName)) {
+      throw new EcrError(
+        'RepositoryAlreadyExistsException',
+        `The repository with name '${repositoryName}' already exists in the registry with id '${ACCOUNT_ID}'`,
+      );
+    }
+    const meta: RepositoryMeta = { name: repositoryName, createdAt: new Date(), ...checked };
+    this.repos.set(repositoryName, meta);
+    return meta;
+  }
+
+  describe(meta: RepositoryMeta): Record<string, unknown> {
+    return {
+      repositoryArn: `arn:aws:ecr:${this.name}:${ACCOUNT_ID}:repository/${meta.name}`,
+      registryId: ACCOUNT_ID,
+      repositoryName: meta.name,
+      repositoryUri: `${this.frontHost}/${meta.name}`,
+      createdAt: meta.createdAt.getTime() / 1000,
+      imageTagMutability: meta.mutability,
+      ...(meta.filters.length > 0 ? { imageTagMutabilityExclusionFilters: meta.filters } : {}),
+      imageScanningConfiguration: { scanOnPush: false },
+      encryptionConfiguration: { encryptionType: 'AES256' },
+    };
+  }
+
+  /** The password in a `Basic base64(AWS:password)` header, when this region issued it and it is still valid. */
+  acceptsBasic(authorization: string | undefined): boolean {
+    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
+    if (!m?.[1]) return false;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    if (!decoded.startsWith('AWS:')) return false;
+    const expires = this.passwords.get(decoded.slice(4));
+    return expires !== undefined && expires > Date.now();
+  }
+}

@@ -1,0 +1,359 @@
+// The test world: real registries, emulated AWS/Teleport/GitHub/mirror servers on loopback, started and stopped together.
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Counters } from './counters.ts';
+import { type EcrApi, ecrTarget, startEcrApi } from './ecr.ts';
+import { type ExclusionFilter, type Mutability, RegionState, type RepositoryMeta } from './ecr-state.ts';
+import { Faults } from './faults.ts';
+import type { Listener } from './https-server.ts';
+import { type Mirror, startMirror } from './mirror.ts';
+import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
+import { oidcSigningKey, startOidc } from './oidc.ts';
+import { ensurePrereqs } from './prereqs.ts';
+import { type RegistryProcess, startRegistry } from './registry.ts';
+import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
+import { writeOidcJwks } from './standins/control.ts';
+import { publishStandins } from './standins/publish.ts';
+import { type StsServer, startSts } from './sts.ts';
+import { startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
+import { makeTls } from './tls.ts';
+
+export type { CounterSnapshot } from './counters.ts';
+export { Counters } from './counters.ts';
+export type { ExclusionFilter, Mutability, RepositoryMeta } from './ecr-state.ts';
+export type { Fault, FaultKind, FaultSpec } from './faults.ts';
+export { Faults } from './faults.ts';
+export { MIRROR_PATHS } from './mirror.ts';
+export { GITHUB_OIDC_ISSUER } from './oidc.ts';
+export { ensurePrereqs } from './prereqs.ts';
+export { liveRegistryPids } from './registry.ts';
+export { registryTarget } from './registry-front.ts';
+export { DEFAULT_ROLE_ARN } from './sts.ts';
+export { TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
+
+export const PRIMARY_REGION = 'us-west-2';
+export const SECONDARY_REGION = 'eu-central-1';
+
+/** Versions the stand-in tools are published under; not pinned in the action, so it takes the checksum-file path. */
+export const STANDIN_VERSIONS = { flux: '2.99.0', cosign: '2.99.0', teleport: '17.99.0' } as const;
+export type StandinVersions = { flux: string; cosign: string; teleport: string };
+
+/** Counter/fault targets by name. */
+export const TARGETS = {
+  ecr: 'ecr',
+  ecrSecondary: 'ecr-secondary',
+  sts: 'sts',
+  teleport: 'teleport',
+  oidc: 'oidc',
+  mirror: 'mirror',
+  registry: (region: string) => registryTarget(region),
+} as const;
+
+export interface WorldOptions {
+  /** A second region with its own registry and front, e.g. 'eu-central-1'. */
+  secondary?: string;
+  /** What /webapi/find reports; default both STANDIN_VERSIONS.teleport. toolsVersion null leaves it out. */
+  teleport?: TeleportVersions;
+  /** Join tokens Teleport accepts; default image-push-github-actions-sample-service. */
+  allowedJoinTokens?: string[];
+  /** Workload identity selectors Teleport accepts; default image-push. */
+  allowedWorkloadIdentities?: string[];
+  /** The only role STS lets the JWT assume; default DEFAULT_ROLE_ARN. */
+  roleArn?: string;
+  /** GitHub OIDC claims. */
+  repository?: string;
+  ref?: string;
+  sha?: string;
+  jobWorkflowRef?: string;
+  /** Registry fronts answer reads of content they lack from the other region's registry (DescribeImages stays honest). */
+  lyingPullThrough?: boolean;
+  /** Publish the stand-in tools on the mirror (default true). */
+  publishStandins?: boolean;
+  /** Keep the world directory after stop() (default: removed unless TEST_WORLD_KEEP=1). */
+  keepDir?: boolean;
+}
+
+export interface SeededImage {
+  digest: string;
+  mediaType: string;
+}
+
+export interface WorldOidc {
+  /** ACTIONS_ID_TOKEN_REQUEST_URL (already carries `?api-version=2.0`). */
+  readonly requestUrl: string;
+  /** ACTIONS_ID_TOKEN_REQUEST_TOKEN. */
+  readonly requestToken: string;
+  readonly issuer: string;
+  /** JWKS of the issuer, as a file for child processes. */
+  readonly jwksFile: string;
+  claims(): Record<string, unknown>;
+  setClaims(patch: Record<string, unknown>): void;
+  mint(audience: string, extra?: Record<string, unknown>, expiresInSeconds?: number): Promise<string>;
+}
+
+export interface WorldTeleport {
+  /** host:port, the `teleport-fqdn` input. */
+  readonly fqdn: string;
+  /** Issuer of the JWT SVIDs (`https://<fqdn>`), the one STS trusts. */
+  readonly issuer: string;
+  readonly jwksFile: string;
+  setVersions(versions: TeleportVersions): void;
+  mintSvid(audiences: string[], expiresInSeconds?: number, subject?: string): Promise<string>;
+}
+
+export interface World {
+  readonly dir: string;
+  /** The world's CA (PEM): NODE_EXTRA_CA_CERTS for the action, SSL_CERT_FILE for child tools. */
+  readonly caFile: string;
+  /** Primary region, always us-west-2. */
+  readonly region: string;
+  readonly secondaryRegion?: string;
+  /** host:port of the primary registry front: the `ecr-registry` input. */
+  readonly registryHost: string;
+  readonly secondaryRegistryHost?: string;
+  /** host:port of the Teleport proxy: the `teleport-fqdn` input. */
+  readonly teleportFqdn: string;
+  /** The `tool-mirror` input. */
+  readonly mirrorUrl: string;
+  /** Directory the mirror serves. */
+  readonly mirrorRoot: string;
+  /** The mirror itself: `publish(relativePath, bytes)` puts a file at `<mirrorUrl>/<relativePath>`. */
+  readonly mirror: Pick<Mirror, 'url' | 'root' | 'publish'>;
+  /** Control directory of the stand-in tools (faults.json, calls.jsonl, keys). */
+  readonly controlDir: string;
+  readonly standinVersions: StandinVersions;
+  /** Whether the stand-ins were published on the mirror (options.publishStandins). */
+  readonly standinsPublished: boolean;
+  /** The role STS lets the JWT assume: the `aws-role-arn` input. */
+  readonly roleArn: string;
+  /** AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_STS values. */
+  readonly ecrEndpoint: string;
+  readonly stsEndpoint: string;
+  readonly oidc: WorldOidc;
+  readonly teleport: WorldTeleport;
+  readonly faults: Faults;
+  readonly counters: Counters;
+  /** Environment the action (and its tools) need to live in this world. */
+  env(): Record<string, string>;
+  /** Creates the repository (MUTABLE if absent) and pushes a tiny real OCI image under `tag` straight into the registry. */
+  seedImage(region: string, repository: string, tag: string): Promise<SeededImage>;
+  /** Creates a repository as CreateRepository would; filters are wildcard strings (or ECR filter objects). */
+  createRepository(
+    region: string,
+    name: string,
+    mutability?: Mutability,
+    filters?: ReadonlyArray<string | ExclusionFilter>,
+  ): RepositoryMeta;
+  repositories(region: string): RepositoryMeta[];
+  /** Digest a tag points at in the registry, or undefined. */
+  tagDigest(region: string, repository: string, tag: string): Promise<string | undefined>;
+  /** Deletes the image a tag points at (the way `aws ecr batch-delete-image` by tag does for a single-tag image). */
+  deleteImage(region: string, repository: string, tag: string): Promise<boolean>;
+  /** Raw registry URL (http, no auth, no ECR rules) for tests to inspect. */
+  registry(region: string): string;
+  /** Every secret value the world issued so far. */
+  secrets(): string[];
+  stop(): Promise<void>;
+}
+
+// World dirs not yet removed by stop(): removed when the process exits anyway (a test that crashed or forgot stop()).
+const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+function removeDirAtExit(dir: string): void {
+  liveDirs.add(dir);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const key = oidcSigningKey();
+  await ensurePrereqs();
+  const dir = await mkdtemp(join(tmpdir(), 'bake-world-'));
+  const keepDir = options.keepDir ?? process.env['TEST_WORLD_KEEP'] === '1';
+  if (!keepDir) removeDirAtExit(dir);
+  const controlDir = join(dir, 'standin-control');
+  const mirrorRoot = join(dir, 'mirror');
+  const counters = new Counters();
+  const faults = new Faults();
+  const listeners: Listener[] = [];
+  const registries: RegistryProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      faults.releaseHung();
+      await Promise.allSettled([...listeners.map((l) => l.close()), ...registries.map((r) => r.stop())]);
+      if (!keepDir) await rm(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    })();
+    return stopping;
+  };
+  const track = <T extends { listener: Listener }>(server: T): T => {
+    listeners.push(server.listener);
+    return server;
+  };
+  const trackRegistry = (registry: RegistryProcess) => {
+    registries.push(registry);
+    return registry;
+  };
+
+  try {
+    await mkdir(controlDir, { recursive: true });
+    const regionNames = [PRIMARY_REGION, ...(options.secondary ? [options.secondary] : [])];
+    if (new Set(regionNames).size !== regionNames.length)
+      throw new Error('secondary region must differ from us-west-2');
+    const [tls, , registryList, standinsPublished] = await Promise.all([
+      makeTls(dir),
+      key,
+      Promise.all(regionNames.map(async (name) => trackRegistry(await startRegistry(dir, name)))),
+      options.publishStandins === false
+        ? false
+        : publishStandins(mirrorRoot, STANDIN_VERSIONS, controlDir).then(() => true),
+    ]);
+    const regions = new Map(registryList.map((r) => [r.region, new RegionState(r.region, r)]));
+
+    const [oidc, mirror, blobs] = await Promise.all([
+      startOidc(dir, tls, counters, faults, {
+        ...(options.repository ? { repository: options.repository } : {}),
+        ...(options.ref ? { ref: options.ref } : {}),
+        ...(options.sha ? { sha: options.sha } : {}),
+        ...(options.jobWorkflowRef ? { jobWorkflowRef: options.jobWorkflowRef } : {}),
+      }).then(track),
+      startMirror(mirrorRoot, tls, counters, faults).then(track),
+      startBlobHost(tls, counters, faults).then(track),
+    ]);
+    writeOidcJwks(controlDir, oidc.jwks);
+    const teleport: TeleportServer = track(
+      await startTeleport(
+        dir,
+        tls,
+        counters,
+        faults,
+        oidc.jwks,
+        { serverVersion: STANDIN_VERSIONS.teleport, toolsVersion: STANDIN_VERSIONS.teleport },
+        {
+          ...options.teleport,
+          ...(options.allowedJoinTokens ? { allowedJoinTokens: options.allowedJoinTokens } : {}),
+          ...(options.allowedWorkloadIdentities
+            ? { allowedWorkloadIdentities: options.allowedWorkloadIdentities }
+            : {}),
+        },
+      ),
+    );
+    const sts: StsServer = track(
+      await startSts(tls, counters, faults, teleport, options.roleArn ? { roleArn: options.roleArn } : {}),
+    );
+    const [ecr] = await Promise.all([
+      startEcrApi(tls, counters, faults, regions, PRIMARY_REGION, sts).then(track) as Promise<EcrApi>,
+      ...[...regions.values()].map(async (region) => {
+        const others = options.lyingPullThrough ? [...regions.values()].filter((r) => r !== region) : [];
+        listeners.push(
+          await startRegistryFront(tls, counters, faults, region, blobs, { pullThroughFrom: others }),
+        );
+      }),
+    ]);
+
+    const regionOf = (name: string): RegionState => {
+      const region = regions.get(name);
+      if (!region)
+        throw new Error(`the world has no region ${name} (regions: ${[...regions.keys()].join(', ')})`);
+      return region;
+    };
+    const primary = regionOf(PRIMARY_REGION);
+    const secondary = options.secondary ? regionOf(options.secondary) : undefined;
+
+    const createRepository: World['createRepository'] = (
+      region,
+      name,
+      mutability = 'MUTABLE',
+      filters = [],
+    ) =>
+      regionOf(region).create(
+        name,
+        mutability,
+        filters.length === 0
+          ? undefined
+          : filters.map((f) => (typeof f === 'string' ? { filterType: 'WILDCARD' as const, filter: f } : f)),
+      );
+
+    const world: World = {
+      dir,
+      caFile: tls.caFile,
+      region: PRIMARY_REGION,
+      ...(secondary ? { secondaryRegion: secondary.name, secondaryRegistryHost: secondary.frontHost } : {}),
+      registryHost: primary.frontHost,
+      teleportFqdn: teleport.fqdn,
+      mirrorUrl: mirror.url,
+      mirrorRoot: mirror.root,
+      mirror: { url: mirror.url, root: mirror.root, publish: mirror.publish },
+      controlDir,
+      standinVersions: { ...STANDIN_VERSIONS },
+      standinsPublished,
+      roleArn: sts.roleArn,
+      ecrEndpoint: ecr.url,
+      stsEndpoint: sts.url,
+      oidc: {
+        requestUrl: oidc.requestUrl,
+        requestToken: oidc.requestToken,
+        issuer: oidc.issuer,
+        jwksFile: oidc.jwksFile,
+        claims: oidc.claims,
+        setClaims: oidc.setClaims,
+        mint: oidc.mint,
+      },
+      teleport: {
+        fqdn: teleport.fqdn,
+        issuer: teleport.issuer,
+        jwksFile: teleport.jwksFile,
+        setVersions: teleport.setVersions,
+        mintSvid: teleport.mintSvid,
+      },
+      faults,
+      counters,
+      env: () => ({
+        NODE_EXTRA_CA_CERTS: tls.caFile,
+        SSL_CERT_FILE: tls.caFile,
+        AWS_ENDPOINT_URL_ECR: ecr.url,
+        AWS_ENDPOINT_URL_STS: sts.url,
+        ACTIONS_ID_TOKEN_REQUEST_URL: oidc.requestUrl,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }),
+      async seedImage(regionName, repository, tag) {
+        const region = regionOf(regionName);
+        if (!region.repos.has(repository)) region.create(repository, 'MUTABLE', undefined);
+        const { digest, mediaType } = await pushTinyImage(region.registry.url, repository, tag);
+        return { digest, mediaType };
+      },
+      createRepository,
+      repositories: (region) => [...regionOf(region).repos.values()],
+      async tagDigest(region, repository, tag) {
+        return (await getManifest(regionOf(region).registry.url, repository, tag))?.digest;
+      },
+      async deleteImage(region, repository, tag) {
+        const url = regionOf(region).registry.url;
+        const manifest = await getManifest(url, repository, tag);
+        return manifest ? deleteManifest(url, repository, manifest.digest) : false;
+      },
+      registry: (region) => regionOf(region).registry.url,
+      secrets: () => [
+        oidc.requestToken,
+        ...oidc.issued,
+        ...teleport.issued,
+        ...sts.issued.flatMap((c) => [c.accessKeyId, c.secretAccessKey, c.sessionToken]),
+        ...ecr.secrets(),
+      ],
+      stop,
+    };
+    return world;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export { ecrTarget };

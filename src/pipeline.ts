@@ -58,8 +58,9 @@ export async function runPipeline(
   const now = () => Math.round(performance.now());
 
   const runOne = async (s: Stage): Promise<void> => {
+    // The stage's own reason (e.g. "dry run") says more than the dependency it would also miss.
     const skippedNeed = s.needs.find((dep) => ended.get(dep) !== 'ok');
-    const reason = skippedNeed ? `needs ${skippedNeed}, which did not run` : s.skip?.(ctx);
+    const reason = s.skip?.(ctx) ?? (skippedNeed ? `needs ${skippedNeed}, which did not run` : undefined);
     const start = now();
     if (reason !== undefined) {
       timings.push({ stage: s.name, status: 'skipped', start, end: start, note: reason });
@@ -107,3 +108,6 @@ export async function runPipeline(
   }
   if (failure) throw failure;
 }
+
+/** The skip rule of every stage that talks to the network or writes anywhere: a dry run does neither. */
+export const remoteOnly = (ctx: Context): string | undefined => (ctx.inputs.dryRun ? 'dry run' : undefined);

@@ -11,7 +11,7 @@ import {
 import { type AwsCredentials, classifyAwsError, stsClient } from '../aws.ts';
 import { type Context, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { retry, type Verdict } from '../retry.ts';
 
 declare module '../context.ts' {
@@ -128,7 +128,7 @@ function describeSts(error: unknown): string {
 export const assume = stage({
   name: 'assume',
   needs: ['teleport'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const { jwt } = need(ctx, 'teleport');
     const response = await assumeRole(ctx, jwt, log);

@@ -3,7 +3,7 @@ import { classifyAwsError, ecrClient } from '../aws.ts';
 import { need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { retry, sleep } from '../retry.ts';
 
 export interface ImageFound {
@@ -71,11 +71,7 @@ export const images = stage({
   name: 'images',
   needs: ['resolve', 'assume'],
   skip: (ctx) =>
-    ctx.inputs.dryRun
-      ? 'dry run'
-      : ctx.inputs.images.length === 0
-        ? 'images is empty: nothing to check'
-        : undefined,
+    remoteOnly(ctx) ?? (ctx.inputs.images.length === 0 ? 'images is empty: nothing to check' : undefined),
   async run(ctx, log) {
     const { version } = need(ctx, 'resolve');
     const region = ctx.inputs.awsRegion;

@@ -1,4 +1,4 @@
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { type InstalledTool, installForRun } from '../tools.ts';
 
 declare module '../context.ts' {
@@ -11,6 +11,6 @@ export const installCosign = stage({
   name: 'install-cosign',
   needs: [],
   after: ['preflight'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : !ctx.inputs.sign ? 'sign: false' : undefined),
+  skip: (ctx) => remoteOnly(ctx) ?? (ctx.inputs.sign ? undefined : 'sign: false'),
   run: (ctx, log) => installForRun(ctx, log, 'cosign', ctx.inputs.cosignVersion),
 });

@@ -1,4 +1,4 @@
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { type InstalledTool, installForRun } from '../tools.ts';
 
 declare module '../context.ts' {
@@ -12,6 +12,6 @@ export const installFlux = stage({
   // Starts with the run (after the preflight), overlapping resolve, checkout and substitute.
   needs: [],
   after: ['preflight'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   run: (ctx, log) => installForRun(ctx, log, 'flux', ctx.inputs.fluxVersion),
 });

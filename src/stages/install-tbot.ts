@@ -1,5 +1,5 @@
 import { need } from '../context.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { type InstalledTool, installForRun } from '../tools.ts';
 
 declare module '../context.ts' {
@@ -12,6 +12,6 @@ export const installTbot = stage({
   name: 'install-tbot',
   needs: ['teleport-version'],
   after: ['preflight'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   run: (ctx, log) => installForRun(ctx, log, 'tbot', need(ctx, 'teleport-version').version),
 });

@@ -5,7 +5,7 @@ import { GetAuthorizationTokenCommand, type GetAuthorizationTokenCommandOutput }
 import { classifyAwsError, ecrClient } from '../aws.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
 
 export interface Login {
@@ -63,7 +63,7 @@ export async function writeDockerConfig(ctx: Pick<Context, 'root'>, registry: st
 export const login = stage({
   name: 'login',
   needs: ['assume'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const region = ctx.inputs.awsRegion;
     const registry = ctx.inputs.ecrRegistry;

@@ -1,5 +1,5 @@
 import { ActionError } from '../errors.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 
 declare module '../context.ts' {
   interface Results {
@@ -11,7 +11,7 @@ declare module '../context.ts' {
 export const preflight = stage({
   name: 'preflight',
   needs: [],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx) {
     const url = ctx.runner.oidcRequestUrl;
     if (!url) {

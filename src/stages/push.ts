@@ -9,7 +9,7 @@ import {
 } from '../flux-artifact.ts';
 import type { Log } from '../log.ts';
 import { isDigest, type OciClient, ociClientFor } from '../oci.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { readTree } from '../tree.ts';
 import { toolEnv } from './login.ts';
 
@@ -132,7 +132,7 @@ export const push = stage({
   needs: ['plan', 'substitute', 'install-flux', 'login', 'repository'],
   // A missing image must stop the bake before anything is published.
   after: ['images'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const plan = need(ctx, 'plan');
     const baked = need(ctx, 'substitute');

@@ -8,7 +8,7 @@ import { classifyAwsError, ecrClient } from '../aws.ts';
 import { need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
 
 export interface RepositoryState {
@@ -140,7 +140,7 @@ async function create(client: ECRClient, name: string, signal: AbortSignal, log:
 export const repository = stage({
   name: 'repository',
   needs: ['resolve', 'assume'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const name = ctx.inputs.repository;
     const region = ctx.inputs.awsRegion;

@@ -11,7 +11,7 @@ import {
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import type { Log } from '../log.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
 import { escapeHtml } from '../summary.ts';
 import { toolEnv } from './login.ts';
@@ -102,7 +102,7 @@ export const sign = stage({
   needs: ['push', 'login'],
   // Read only when signing; when `sign: false` it is skipped and this stage just says so.
   after: ['install-cosign'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     if (!ctx.inputs.sign) {
       log.warning(

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActionError } from '../errors.ts';
 import { show } from '../inputs.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { isNetworkError, retry, type Verdict } from '../retry.ts';
 
 declare module '../context.ts' {
@@ -68,7 +68,7 @@ export const teleportVersion = stage({
   name: 'teleport-version',
   needs: [],
   after: ['preflight'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     if (ctx.inputs.teleportVersion !== 'auto') {
       ctx.facts.push({ label: 'Teleport version', value: `<code>${ctx.inputs.teleportVersion}</code>` });

@@ -6,7 +6,7 @@ import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import { checkJwt, JwtError } from '../jwt.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 
 declare module '../context.ts' {
   interface Results {
@@ -73,7 +73,7 @@ export async function readSvid(path: string, startedMs: number, now = new Date()
 export const teleport = stage({
   name: 'teleport',
   needs: ['install-tbot'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const tbot = need(ctx, 'install-tbot');
     const dir = await privateDir(ctx, 'tbot');

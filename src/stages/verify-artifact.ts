@@ -2,7 +2,7 @@ import { need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { ANNOTATIONS, compareArtifact, pullFluxArtifact } from '../flux-artifact.ts';
 import { ociClientFor } from '../oci.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { readTree } from '../tree.ts';
 import { PLACEHOLDER } from '../versions.ts';
 
@@ -28,7 +28,7 @@ export function placeholderHits(files: Map<string, Buffer>): string[] {
 export const verifyArtifact = stage({
   name: 'verify-artifact',
   needs: ['plan', 'substitute', 'login', 'push'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : undefined),
+  skip: remoteOnly,
   async run(ctx, log) {
     const plan = need(ctx, 'plan');
     const baked = need(ctx, 'substitute');

@@ -1,6 +1,6 @@
 import { need } from '../context.ts';
 import { cosignEnv, VERIFY_TIMEOUT_MS, type VerifyTarget, verifyOnce, verifyWithBackoff } from '../cosign.ts';
-import { stage } from '../pipeline.ts';
+import { remoteOnly, stage } from '../pipeline.ts';
 import { escapeHtml } from '../summary.ts';
 import { toolEnv } from './login.ts';
 
@@ -19,7 +19,7 @@ export const verifySignature = stage({
   needs: ['sign', 'push', 'login'],
   // Read only when signing; `sign: false` skips this stage below.
   after: ['install-cosign'],
-  skip: (ctx) => (ctx.inputs.dryRun ? 'dry run' : !ctx.inputs.sign ? 'sign: false' : undefined),
+  skip: (ctx) => remoteOnly(ctx) ?? (ctx.inputs.sign ? undefined : 'sign: false'),
   async run(ctx, log) {
     const signing = need(ctx, 'sign');
     if (!signing.enabled) throw new Error('internal: verify-signature ran with signing off');

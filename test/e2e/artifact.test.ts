@@ -1,15 +1,12 @@
 // The artifact in the test world: image checks, the immutable repository, the idempotent flux push and the
 // pull-back. Signing is off here (its own suite); each test bakes its own service so the registry state is its own.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Parser, type ReadEntry } from 'tar';
-import { leakedSecrets, type RunResult, runAction } from '../harness/run-action.ts';
-import { startWorld, TARGETS, type World } from '../world/index.ts';
+import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { leakedSecrets } from '../harness/run-action.ts';
+import { TARGETS } from '../world/index.ts';
 import { getManifest } from '../world/oci.ts';
-import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
 
 const SERVICES = [
   'sample-service',
@@ -20,55 +17,17 @@ const SERVICES = [
   'foreign-tag',
 ];
 
-let world: World;
-let repo: SampleRepo;
-let scratch: string;
-let toolCache: string;
+const fx = useBakeWorld(SERVICES);
+const bake = (service: string, inputs: Record<string, string> = {}) =>
+  fx.bake(service, { sign: 'false', ...inputs });
 
-before(async () => {
-  world = await startWorld({ allowedJoinTokens: SERVICES.map((s) => `image-push-github-actions-${s}`) });
-  assert.ok(world.standinsPublished, 'the stand-in tools are published on the mirror');
-  scratch = await mkdtemp(join(tmpdir(), 'bake-artifact-'));
-  repo = await createSampleRepo(join(scratch, 'repo'));
-  toolCache = join(scratch, 'toolcache');
-  await mkdir(toolCache);
-});
-after(async () => {
-  await world?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
-beforeEach(() => {
-  world.faults.clear();
-  world.counters.reset();
-});
-
-function bake(service: string, inputs: Record<string, string> = {}): Promise<RunResult> {
-  return runAction({
-    toolCache,
-    inputs: {
-      service,
-      images: '',
-      sign: 'false',
-      'ecr-registry': world.registryHost,
-      'aws-role-arn': world.roleArn,
-      'teleport-fqdn': world.teleportFqdn,
-      'tool-mirror': world.mirrorUrl,
-      'flux-version': world.standinVersions.flux,
-      'cosign-version': world.standinVersions.cosign,
-      ...inputs,
-    },
-    env: { ...world.env(), GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: repo.repository },
-  });
-}
-
-const registry = () => TARGETS.registry(world.region);
-const manifestPuts = () => world.counters.get(registry(), 'manifest-put');
-const blobUploads = () => world.counters.get(registry(), 'blob-upload');
-const why = (result: RunResult) => `${result.failure ?? ''}\n${result.stdout}\n${result.stderr}`;
+const registry = () => TARGETS.registry(fx.world.region);
+const manifestPuts = () => fx.world.counters.get(registry(), 'manifest-put');
+const blobUploads = () => fx.world.counters.get(registry(), 'blob-upload');
 
 /** The artifact as the raw registry holds it: manifest, and the layer's files (read with the tar package). */
 async function published(repository: string, tag: string) {
-  const url = world.registry(world.region);
+  const url = fx.world.registry(fx.world.region);
   const manifest = await getManifest(url, repository, tag);
   assert.ok(manifest, `${repository}:${tag} is in the registry`);
   const json = JSON.parse(manifest.body.toString('utf8')) as {
@@ -102,7 +61,7 @@ describe('the artifact', () => {
   let firstDigest = '';
 
   test('is pushed with Flux media types, the contract revision and source, and pulled back by digest', async () => {
-    await world.seedImage(world.region, 'sample_service', '1.2.3');
+    await fx.world.seedImage(fx.world.region, 'sample_service', '1.2.3');
     const result = await bake('sample-service', { images: 'sample_service' });
     assert.equal(result.code, 0, why(result));
 
@@ -115,11 +74,11 @@ describe('the artifact', () => {
     );
     assert.equal(
       artifact.json.annotations['org.opencontainers.image.revision'],
-      `1.2.3@sha1:${repo.tags.get('1.2.3')}`,
+      `1.2.3@sha1:${fx.repo.tags.get('1.2.3')}`,
     );
     assert.equal(
       artifact.json.annotations['org.opencontainers.image.source'],
-      `${repo.serverUrl}/${repo.repository}`,
+      `${fx.repo.serverUrl}/${fx.repo.repository}`,
     );
     assert.deepEqual([...artifact.files.keys()].sort(), [
       'configmap.yml',
@@ -134,16 +93,18 @@ describe('the artifact', () => {
     assert.equal(result.outputs['digest'], artifact.digest);
     assert.equal(
       result.outputs['digest'],
-      await world.tagDigest(world.region, 'sample-service-manifests', '1.2.3'),
+      await fx.world.tagDigest(fx.world.region, 'sample-service-manifests', '1.2.3'),
     );
     assert.equal(
       result.outputs['artifact'],
-      `${world.registryHost}/sample-service-manifests@${artifact.digest}`,
+      `${fx.world.registryHost}/sample-service-manifests@${artifact.digest}`,
     );
     assert.equal(result.outputs['reused'], 'false');
     assert.equal(manifestPuts(), 1);
 
-    const [meta] = world.repositories(world.region).filter((r) => r.name === 'sample-service-manifests');
+    const [meta] = fx.world
+      .repositories(fx.world.region)
+      .filter((r) => r.name === 'sample-service-manifests');
     assert.equal(meta?.mutability, 'IMMUTABLE_WITH_EXCLUSION');
     assert.deepEqual(meta?.filters, [{ filterType: 'WILDCARD', filter: 'sha256-*' }]);
 
@@ -151,7 +112,7 @@ describe('the artifact', () => {
     assert.match(result.summary, /sample-service-manifests<\/code> created, IMMUTABLE_WITH_EXCLUSION/);
     assert.match(result.summary, /<td>push<\/td><td>pushed <code>sha256:/);
     assert.match(result.summary, /pulled back<\/td><td>4 files identical, by digest/);
-    assert.deepEqual(leakedSecrets(result, [...world.secrets(), result.githubToken]), []);
+    assert.deepEqual(leakedSecrets(result, [...fx.world.secrets(), result.githubToken]), []);
     firstDigest = artifact.digest;
   });
 
@@ -168,7 +129,7 @@ describe('the artifact', () => {
 
   test('a run that loses the race to an identical bake (TAG_INVALID) reuses the winner', async () => {
     // The look-up before pushing misses the tag, as it would when another run writes it a moment later.
-    const miss = world.faults.inject({
+    const miss = fx.world.faults.inject({
       target: registry(),
       kind: 'manifest-get',
       fault: 'error',
@@ -183,14 +144,14 @@ describe('the artifact', () => {
     assert.equal(result.outputs['reused'], 'true');
     assert.match(result.stdout, /TAG_INVALID/);
     assert.match(result.stdout, /published by another run meanwhile/);
-    assert.equal(await world.tagDigest(world.region, 'sample-service-manifests', '1.2.3'), firstDigest);
+    assert.equal(await fx.world.tagDigest(fx.world.region, 'sample-service-manifests', '1.2.3'), firstDigest);
   });
 
   test('the tag moved to different content: refused, nothing overwritten, the delete command given', async () => {
-    await repo.commit({
+    await fx.repo.commit({
       'kustomization/deployment.yaml': 'kind: Deployment\nimage: app:${APP_PACKAGE_VERSION_TO_BE_REPLACED}\n',
     });
-    const moved = await repo.tag('1.2.3', { annotated: true, force: true });
+    const moved = await fx.repo.tag('1.2.3', { annotated: true, force: true });
     const result = await bake('sample-service');
     assert.equal(result.code, 1, why(result));
     const failure = result.failure ?? '';
@@ -208,21 +169,23 @@ describe('the artifact', () => {
       failure,
     );
     assert.equal(manifestPuts(), 0);
-    assert.equal(await world.tagDigest(world.region, 'sample-service-manifests', '1.2.3'), firstDigest);
+    assert.equal(await fx.world.tagDigest(fx.world.region, 'sample-service-manifests', '1.2.3'), firstDigest);
     assert.equal(result.outputs['digest'], undefined);
   });
 });
 
 describe('a tag that holds something else', () => {
   test('a container image under the version tag is refused, naming how it is not a Flux artifact', async () => {
-    world.createRepository(world.region, 'foreign-tag-manifests', 'IMMUTABLE_WITH_EXCLUSION', ['sha256-*']);
-    const image = await world.seedImage(world.region, 'foreign-tag-manifests', '1.2.3');
+    fx.world.createRepository(fx.world.region, 'foreign-tag-manifests', 'IMMUTABLE_WITH_EXCLUSION', [
+      'sha256-*',
+    ]);
+    const image = await fx.world.seedImage(fx.world.region, 'foreign-tag-manifests', '1.2.3');
     const result = await bake('foreign-tag');
     assert.equal(result.code, 1, why(result));
     const failure = result.failure ?? '';
     assert.ok(
       failure.startsWith(
-        `push: ${world.registryHost}/foreign-tag-manifests:1.2.3 already exists (${image.digest})`,
+        `push: ${fx.world.registryHost}/foreign-tag-manifests:1.2.3 already exists (${image.digest})`,
       ),
       failure,
     );
@@ -235,14 +198,14 @@ describe('a tag that holds something else', () => {
       /batch-delete-image --region us-west-2 --repository-name foreign-tag-manifests --image-ids imageTag=1\.2\.3/,
     );
     assert.equal(manifestPuts(), 0);
-    assert.equal(await world.tagDigest(world.region, 'foreign-tag-manifests', '1.2.3'), image.digest);
+    assert.equal(await fx.world.tagDigest(fx.world.region, 'foreign-tag-manifests', '1.2.3'), image.digest);
   });
 });
 
 describe('before anything is pushed', () => {
   test('every missing image is named in one error, and nothing is pushed', async () => {
-    await world.seedImage(world.region, 'present_image', '1.2.3');
-    await world.seedImage(world.region, 'other_tag_only', '0.0.1');
+    await fx.world.seedImage(fx.world.region, 'present_image', '1.2.3');
+    await fx.world.seedImage(fx.world.region, 'other_tag_only', '0.0.1');
     const result = await bake('two-missing', { images: 'present_image,other_tag_only\nno_such_repo' });
     assert.equal(result.code, 1, why(result));
     const failure = result.failure ?? '';
@@ -253,35 +216,35 @@ describe('before anything is pushed', () => {
     assert.match(failure, / — push them with tag 1\.2\.3 before baking/);
     assert.equal(manifestPuts(), 0);
     assert.equal(blobUploads(), 0);
-    assert.equal(await world.tagDigest(world.region, 'two-missing-manifests', '1.2.3'), undefined);
+    assert.equal(await fx.world.tagDigest(fx.world.region, 'two-missing-manifests', '1.2.3'), undefined);
   });
 
   test('wait-for-images keeps looking until the image appears', async () => {
     // Seeded once the action has looked twice: by then it has certainly found it missing and is waiting.
     const seeding = (async () => {
       const until = Date.now() + 60_000;
-      while (world.counters.get(TARGETS.ecr, 'DescribeImages') < 2 && Date.now() < until) {
+      while (fx.world.counters.get(TARGETS.ecr, 'DescribeImages') < 2 && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      await world.seedImage(world.region, 'late_image', '1.2.3');
+      await fx.world.seedImage(fx.world.region, 'late_image', '1.2.3');
     })();
     const result = await bake('late-image', { images: 'late_image', 'wait-for-images': '60' });
     await seeding;
     assert.equal(result.code, 0, why(result));
     assert.match(result.stdout, /waiting for late_image:1\.2\.3: next look in \d+ s, \d+ s left/);
     assert.match(result.stdout, /✔ late_image:1\.2\.3 sha256:/);
-    assert.ok(world.counters.get(TARGETS.ecr, 'DescribeImages') >= 2);
+    assert.ok(fx.world.counters.get(TARGETS.ecr, 'DescribeImages') >= 2);
     assert.match(result.outputs['digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
   });
 
   test('throttled ECR calls and registry reads answering 503 are retried', async () => {
-    const throttled = world.faults.inject({
+    const throttled = fx.world.faults.inject({
       target: TARGETS.ecr,
       kind: 'DescribeRepositories',
       fault: 'throttle',
       count: 2,
     });
-    const unavailable = world.faults.inject({
+    const unavailable = fx.world.faults.inject({
       target: registry(),
       kind: 'manifest-get',
       fault: '5xx',
@@ -294,12 +257,12 @@ describe('before anything is pushed', () => {
     assert.match(result.stdout, /answered 503 UNAVAILABLE.*attempt 2 in \d+ ms/);
     assert.equal(
       result.outputs['digest'],
-      await world.tagDigest(world.region, 'flaky-registry-manifests', '1.2.3'),
+      await fx.world.tagDigest(fx.world.region, 'flaky-registry-manifests', '1.2.3'),
     );
   });
 
   test('a pre-existing MUTABLE repository is refused with the command that fixes it', async () => {
-    world.createRepository(world.region, 'mutable-repo-manifests', 'MUTABLE');
+    fx.world.createRepository(fx.world.region, 'mutable-repo-manifests', 'MUTABLE');
     const result = await bake('mutable-repo');
     assert.equal(result.code, 1, why(result));
     assert.match(
@@ -307,6 +270,6 @@ describe('before anything is pushed', () => {
       /^repository: repository mutable-repo-manifests is MUTABLE: its tag 1\.2\.3 could be overwritten.* — make it immutable \(signature tags stay writable\): aws ecr put-image-tag-mutability --region us-west-2 --repository-name mutable-repo-manifests --image-tag-mutability IMMUTABLE_WITH_EXCLUSION/,
     );
     assert.equal(manifestPuts(), 0);
-    assert.equal(await world.tagDigest(world.region, 'mutable-repo-manifests', '1.2.3'), undefined);
+    assert.equal(await fx.world.tagDigest(fx.world.region, 'mutable-repo-manifests', '1.2.3'), undefined);
   });
 });

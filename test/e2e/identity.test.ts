@@ -5,76 +5,22 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { create as createTar } from 'tar';
-import { leakedSecrets, type RunOptions, type RunResult, runAction } from '../harness/run-action.ts';
-import { startWorld, TARGETS, type World } from '../world/index.ts';
-import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
-import { addToolFault, clearCalls, clearToolFaults, readCalls } from '../world/standins/control.ts';
+import { stageStatus, useBakeWorld } from '../harness/bake-world.ts';
+import { leakedSecrets, type RunOptions, type RunResult } from '../harness/run-action.ts';
+import { TARGETS } from '../world/index.ts';
+import { addToolFault, readCalls } from '../world/standins/control.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ARCH = process.arch === 'x64' ? 'amd64' : process.arch;
 
-let world: World;
-let repo: SampleRepo;
-let scratch: string;
-/** Shared by the tests that do not look at downloads, so each tool is fetched once. */
-let sharedCache: string;
+const fx = useBakeWorld(['sample-service']);
 
-before(async () => {
-  world = await startWorld();
-  assert.ok(world.standinsPublished, 'the stand-in tools are published on the mirror');
-  scratch = await mkdtemp(join(tmpdir(), 'bake-identity-'));
-  repo = await createSampleRepo(join(scratch, 'repo'));
-  sharedCache = join(scratch, 'toolcache');
-  await mkdir(sharedCache);
-});
-after(async () => {
-  await world?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
-beforeEach(() => {
-  world.faults.clear();
-  world.counters.reset();
-  clearToolFaults(world.controlDir);
-  clearCalls(world.controlDir);
-});
-
-function run(
-  options: { inputs?: Record<string, string>; env?: Record<string, string | undefined> } & RunOptions = {},
-) {
-  return runAction({
-    toolCache: sharedCache,
-    ...options,
-    inputs: {
-      service: 'sample-service',
-      images: '',
-      'ecr-registry': world.registryHost,
-      'aws-role-arn': world.roleArn,
-      'teleport-fqdn': world.teleportFqdn,
-      'tool-mirror': world.mirrorUrl,
-      'flux-version': world.standinVersions.flux,
-      'cosign-version': world.standinVersions.cosign,
-      ...options.inputs,
-    },
-    env: {
-      ...world.env(),
-      GITHUB_SERVER_URL: repo.serverUrl,
-      GITHUB_REPOSITORY: repo.repository,
-      ...options.env,
-    },
-  });
-}
-
-/** The stage's status cell in the summary's timing table ('ok', 'failed', 'skipped', 'not run'), if listed. */
-function stageStatus(result: RunResult, stage: string): string | undefined {
-  const row = new RegExp(`<tr><td>${stage}</td><td>[^<]*?(ok|failed|skipped|not run)</td>`).exec(
-    result.summary,
-  );
-  return row?.[1];
+function run(options: RunOptions = {}) {
+  return fx.bake('sample-service', {}, options);
 }
 
 function assertStages(result: RunResult, expected: Record<string, string>) {
@@ -95,7 +41,7 @@ const IDENTITY = [
 const allOk = Object.fromEntries(IDENTITY.map((stage) => [stage, 'ok']));
 
 function secretsIn(result: RunResult): string[] {
-  return leakedSecrets(result, [...world.secrets(), result.githubToken]);
+  return leakedSecrets(result, [...fx.world.secrets(), result.githubToken]);
 }
 
 /** The `iss` of a JWT, or undefined for anything else. */
@@ -128,7 +74,7 @@ async function filesHolding(dir: string, secrets: readonly string[]): Promise<st
 
 describe('the identity chain', () => {
   test('joins Teleport, assumes the role and logs in; the config is private, and post leaves no secret on disk', async () => {
-    const dir = await mkdtemp(join(scratch, 'happy-'));
+    const dir = await mkdtemp(join(fx.scratch, 'happy-'));
     const result = await run({
       dir,
       post: false,
@@ -141,12 +87,12 @@ describe('the identity chain', () => {
       },
     });
     assertStages(result, allOk);
-    assert.equal(world.counters.get(TARGETS.teleport, 'find'), 1);
-    assert.equal(world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
-    assert.equal(world.counters.get(TARGETS.ecr, 'GetAuthorizationToken'), 1);
+    assert.equal(fx.world.counters.get(TARGETS.teleport, 'find'), 1);
+    assert.equal(fx.world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
+    assert.equal(fx.world.counters.get(TARGETS.ecr, 'GetAuthorizationToken'), 1);
     assert.match(
       result.stdout,
-      new RegExp(`Teleport ${world.standinVersions.teleport.replace(/\./g, '\\.')} \\(from https://`),
+      new RegExp(`Teleport ${fx.world.standinVersions.teleport.replace(/\./g, '\\.')} \\(from https://`),
     );
     assert.match(result.summary, /logged in to <code>127\.0\.0\.1:\d+<\/code>/);
 
@@ -159,21 +105,21 @@ describe('the identity chain', () => {
     assert.equal((await stat(config)).mode & 0o777, 0o600);
     const auths = (JSON.parse(await readFile(config, 'utf8')) as { auths: Record<string, { auth: string }> })
       .auths;
-    assert.deepEqual(Object.keys(auths), [world.registryHost]);
-    const [user, password] = Buffer.from(auths[world.registryHost]!.auth, 'base64')
+    assert.deepEqual(Object.keys(auths), [fx.world.registryHost]);
+    const [user, password] = Buffer.from(auths[fx.world.registryHost]!.auth, 'base64')
       .toString('utf8')
       .split(':');
     assert.equal(user, 'AWS');
     assert.ok(result.masks.includes(password!), 'the ECR password is masked');
-    assert.ok(result.masks.includes(auths[world.registryHost]!.auth), 'the base64 token is masked');
+    assert.ok(result.masks.includes(auths[fx.world.registryHost]!.auth), 'the base64 token is masked');
     const tbotConfig = join(root, 'tbot', 'tbot.yaml');
     assert.equal((await stat(tbotConfig)).mode & 0o777, 0o600);
     assert.equal((await stat(join(root, 'tbot', 'identity'))).mode & 0o777, 0o700);
 
     // Every secret the action handles is masked (GitHub OIDC tokens go to tbot and cosign, not to it).
-    const handled = world
+    const handled = fx.world
       .secrets()
-      .filter((s) => s !== world.oidc.requestToken && issuer(s) !== world.oidc.issuer);
+      .filter((s) => s !== fx.world.oidc.requestToken && issuer(s) !== fx.world.oidc.issuer);
     assert.ok(handled.length >= 5, 'a JWT, three STS values and the ECR token at least');
     for (const secret of handled) {
       assert.ok(result.masks.includes(secret), `masked: ${secret.slice(0, 6)}…`);
@@ -181,13 +127,16 @@ describe('the identity chain', () => {
     assert.deepEqual(secretsIn(result), []);
 
     // tbot ran without the proxy variables; the child tools never saw AWS keys, only DOCKER_CONFIG.
-    const tbotCalls = readCalls(world.controlDir, 'tbot');
+    const tbotCalls = readCalls(fx.world.controlDir, 'tbot');
     assert.equal(tbotCalls.length, 1);
     assert.deepEqual(tbotCalls[0]!.argv, ['start', '--config', tbotConfig]);
     assert.ok(
       !tbotCalls[0]!.env.includes('TELEPORT_PROXY') && !tbotCalls[0]!.env.includes('TELEPORT_AUTH_SERVER'),
     );
-    for (const call of [...readCalls(world.controlDir, 'flux'), ...readCalls(world.controlDir, 'cosign')]) {
+    for (const call of [
+      ...readCalls(fx.world.controlDir, 'flux'),
+      ...readCalls(fx.world.controlDir, 'cosign'),
+    ]) {
       assert.ok(call.env.includes('DOCKER_CONFIG'), `${call.tool} ${call.command} gets DOCKER_CONFIG`);
       assert.ok(call.env.includes('SSL_CERT_FILE'), `${call.tool} ${call.command} gets SSL_CERT_FILE`);
       for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
@@ -207,23 +156,23 @@ describe('the identity chain', () => {
     assert.equal(post.status, 0, post.stdout + post.stderr);
     assert.equal(existsSync(root), false);
     assert.deepEqual(await readdir(result.runnerTemp), []);
-    assert.deepEqual(await filesHolding(dir, [...world.secrets(), result.githubToken]), []);
+    assert.deepEqual(await filesHolding(dir, [...fx.world.secrets(), result.githubToken]), []);
   });
 
   test('a second run on the same tool cache downloads nothing', async () => {
-    const toolCache = await mkdtemp(join(scratch, 'cache-'));
+    const toolCache = await mkdtemp(join(fx.scratch, 'cache-'));
     const first = await run({ toolCache });
     assertStages(first, { 'install-tbot': 'ok', 'install-flux': 'ok', 'install-cosign': 'ok', login: 'ok' });
-    assert.ok(world.counters.get(TARGETS.mirror) >= 6, 'three assets and three checksum files');
-    world.counters.reset();
+    assert.ok(fx.world.counters.get(TARGETS.mirror) >= 6, 'three assets and three checksum files');
+    fx.world.counters.reset();
     const second = await run({ toolCache });
     assertStages(second, { 'install-tbot': 'ok', 'install-flux': 'ok', 'install-cosign': 'ok', login: 'ok' });
-    assert.equal(world.counters.get(TARGETS.mirror), 0);
+    assert.equal(fx.world.counters.get(TARGETS.mirror), 0);
     assert.equal(second.stdout.match(/from the tool cache/g)?.length, 3);
   });
 
   test('STS answering IDPCommunicationError twice is retried and the run goes on', async () => {
-    world.faults.inject({
+    fx.world.faults.inject({
       target: TARGETS.sts,
       kind: 'AssumeRoleWithWebIdentity',
       fault: 'error',
@@ -232,12 +181,12 @@ describe('the identity chain', () => {
     });
     const result = await run();
     assertStages(result, { teleport: 'ok', assume: 'ok', login: 'ok' });
-    assert.equal(world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 3);
+    assert.equal(fx.world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 3);
     assert.deepEqual(secretsIn(result), []);
   });
 
   test('AccessDenied fails after one attempt, naming the role and what to check', async () => {
-    world.faults.inject({
+    fx.world.faults.inject({
       target: TARGETS.sts,
       kind: 'AssumeRoleWithWebIdentity',
       fault: 'error',
@@ -249,9 +198,9 @@ describe('the identity chain', () => {
     const result = await run();
     assert.equal(result.code, 1);
     assertStages(result, { teleport: 'ok', assume: 'failed', login: 'not run' });
-    assert.equal(world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
+    assert.equal(fx.world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
     const failure = result.failure ?? '';
-    assert.ok(failure.startsWith(`assume: STS refused to assume ${world.roleArn}`), failure);
+    assert.ok(failure.startsWith(`assume: STS refused to assume ${fx.world.roleArn}`), failure);
     assert.match(failure, /AccessDenied: Not authorized/);
     assert.match(
       failure,
@@ -262,11 +211,11 @@ describe('the identity chain', () => {
   });
 
   test('an expired JWT from tbot fails before STS is asked', async () => {
-    addToolFault(world.controlDir, { tool: 'tbot', command: 'start', mode: 'expired-jwt' });
+    addToolFault(fx.world.controlDir, { tool: 'tbot', command: 'start', mode: 'expired-jwt' });
     const result = await run();
     assert.equal(result.code, 1);
     assertStages(result, { teleport: 'failed', assume: 'not run' });
-    assert.equal(world.counters.get(TARGETS.sts), 0);
+    assert.equal(fx.world.counters.get(TARGETS.sts), 0);
     assert.match(
       result.failure ?? '',
       /^teleport: tbot did not produce a usable workload-identity JWT: .*jwt_svid is unusable: it expired at/,
@@ -275,10 +224,10 @@ describe('the identity chain', () => {
   });
 
   test('a JWT for another audience fails before STS is asked', async () => {
-    addToolFault(world.controlDir, { tool: 'tbot', command: 'start', mode: 'bad-aud' });
+    addToolFault(fx.world.controlDir, { tool: 'tbot', command: 'start', mode: 'bad-aud' });
     const result = await run();
     assertStages(result, { teleport: 'failed', assume: 'not run' });
-    assert.equal(world.counters.get(TARGETS.sts), 0);
+    assert.equal(fx.world.counters.get(TARGETS.sts), 0);
     assert.match(
       result.failure ?? '',
       /its audience is \["bad-audience\.invalid"\], not sts\.amazonaws\.com/,
@@ -286,7 +235,7 @@ describe('the identity chain', () => {
   });
 
   test('tbot exiting 1 after writing a valid JWT is a warning, and the chain goes on', async () => {
-    addToolFault(world.controlDir, { tool: 'tbot', command: 'start', mode: 'exit1-after-work' });
+    addToolFault(fx.world.controlDir, { tool: 'tbot', command: 'start', mode: 'exit1-after-work' });
     const result = await run();
     assertStages(result, { teleport: 'ok', assume: 'ok', login: 'ok' });
     const warnings = result.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
@@ -297,11 +246,11 @@ describe('the identity chain', () => {
       ),
       warnings.join('\n'),
     );
-    assert.equal(world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
+    assert.equal(fx.world.counters.get(TARGETS.sts, 'AssumeRoleWithWebIdentity'), 1);
   });
 
   test('tbot exiting 1 without a JWT fails, showing its stderr', async () => {
-    addToolFault(world.controlDir, {
+    addToolFault(fx.world.controlDir, {
       tool: 'tbot',
       command: 'start',
       mode: 'fail',
@@ -324,28 +273,28 @@ describe('the identity chain', () => {
       failure,
       / — check that join token 'image-push-github-actions-sample-service' \(join method github\)/,
     );
-    assert.equal(world.counters.get(TARGETS.sts), 0);
+    assert.equal(fx.world.counters.get(TARGETS.sts), 0);
   });
 
   test('a tbot download that fails its checksum is never extracted or run', async () => {
     const version = '17.98.0';
     const asset = `teleport-v${version}-linux-${ARCH}-bin.tar.gz`;
-    const mark = join(scratch, 'tampered-tbot-ran');
-    const src = await mkdtemp(join(scratch, 'tampered-'));
+    const mark = join(fx.scratch, 'tampered-tbot-ran');
+    const src = await mkdtemp(join(fx.scratch, 'tampered-'));
     await mkdir(join(src, 'teleport'));
     await writeFile(join(src, 'teleport', 'tbot'), `#!/bin/sh\ntouch '${mark}'\n`, { mode: 0o755 });
-    const tarball = join(scratch, asset);
+    const tarball = join(fx.scratch, asset);
     await createTar({ gzip: true, file: tarball, cwd: src }, ['teleport']);
     const bytes = await readFile(tarball);
     const published = createHash('sha256').update('the real teleport release').digest('hex');
-    await world.mirror.publish(`cdn.teleport.dev/${asset}`, bytes);
-    await world.mirror.publish(`cdn.teleport.dev/${asset}.sha256`, `${published}  ${asset}\n`);
+    await fx.world.mirror.publish(`cdn.teleport.dev/${asset}`, bytes);
+    await fx.world.mirror.publish(`cdn.teleport.dev/${asset}.sha256`, `${published}  ${asset}\n`);
 
-    const toolCache = await mkdtemp(join(scratch, 'cache-'));
+    const toolCache = await mkdtemp(join(fx.scratch, 'cache-'));
     const result = await run({ toolCache, inputs: { 'teleport-version': version } });
     assert.equal(result.code, 1);
     assertStages(result, { 'teleport-version': 'ok', 'install-tbot': 'failed', teleport: 'not run' });
-    const url = `${world.mirrorUrl}/cdn.teleport.dev/${asset}`;
+    const url = `${fx.world.mirrorUrl}/cdn.teleport.dev/${asset}`;
     const actual = createHash('sha256').update(bytes).digest('hex');
     assert.equal(
       result.failure?.split(' — ')[0],
@@ -353,29 +302,29 @@ describe('the identity chain', () => {
     );
     assert.equal(existsSync(mark), false, 'the tampered binary never ran');
     assert.equal(existsSync(join(toolCache, 'tbot')), false, 'nothing was cached');
-    assert.equal(readCalls(world.controlDir, 'tbot').length, 0);
+    assert.equal(readCalls(fx.world.controlDir, 'tbot').length, 0);
     assert.equal(
-      world.counters.get(TARGETS.teleport, 'find'),
+      fx.world.counters.get(TARGETS.teleport, 'find'),
       0,
       'an explicit teleport-version asks no proxy',
     );
   });
 
   test('without id-token: write the run fails before any download, with the fix', async () => {
-    const toolCache = await mkdtemp(join(scratch, 'cache-'));
+    const toolCache = await mkdtemp(join(fx.scratch, 'cache-'));
     const result = await run({ toolCache, env: { ACTIONS_ID_TOKEN_REQUEST_URL: undefined } });
     assert.equal(result.code, 1);
     assert.match(
       result.failure ?? '',
       /^preflight: .*ACTIONS_ID_TOKEN_REQUEST_URL is not set.* — add `permissions: id-token: write`/,
     );
-    assert.equal(world.counters.get(TARGETS.mirror), 0);
-    assert.equal(world.counters.get(TARGETS.teleport), 0);
+    assert.equal(fx.world.counters.get(TARGETS.mirror), 0);
+    assert.equal(fx.world.counters.get(TARGETS.teleport), 0);
     assert.deepEqual(await readdir(toolCache), []);
   });
 
   test('the proxy not answering /webapi/find fails naming the URL and status', async () => {
-    world.faults.inject({
+    fx.world.faults.inject({
       target: TARGETS.teleport,
       kind: 'find',
       fault: 'error',
@@ -388,7 +337,7 @@ describe('the identity chain', () => {
     const failure = result.failure ?? '';
     assert.ok(
       failure.startsWith(
-        `teleport-version: cannot learn the Teleport version from https://${world.teleportFqdn}/webapi/find`,
+        `teleport-version: cannot learn the Teleport version from https://${fx.world.teleportFqdn}/webapi/find`,
       ),
       failure,
     );
@@ -401,7 +350,7 @@ describe('the identity chain', () => {
     assert.equal(result.code, 0, result.stdout);
     for (const stage of IDENTITY) assert.equal(stageStatus(result, stage), 'skipped', stage);
     for (const target of [TARGETS.teleport, TARGETS.sts, TARGETS.ecr, TARGETS.mirror, TARGETS.oidc]) {
-      assert.equal(world.counters.get(target), 0, target);
+      assert.equal(fx.world.counters.get(target), 0, target);
     }
   });
 });

@@ -2,16 +2,15 @@
 // verification with backoff, and re-runs. Each test bakes its own service, so its registry state is its own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { leakedSecrets, type RunResult, runAction } from '../harness/run-action.ts';
-import { startWorld, TARGETS, type World } from '../world/index.ts';
+import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { leakedSecrets, type RunResult } from '../harness/run-action.ts';
+import { TARGETS } from '../world/index.ts';
 import { getManifest } from '../world/oci.ts';
-import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
-import { addToolFault, clearCalls, clearToolFaults, readCalls } from '../world/standins/control.ts';
+import { addToolFault, clearCalls, readCalls } from '../world/standins/control.ts';
 
 const SERVICES = [
   'signed',
@@ -22,63 +21,24 @@ const SERVICES = [
   'unsigned',
 ];
 
-let world: World;
-let repo: SampleRepo;
-let scratch: string;
-let toolCache: string;
+const fx = useBakeWorld(SERVICES);
+const bake = fx.bake;
 
-before(async () => {
-  world = await startWorld({ allowedJoinTokens: SERVICES.map((s) => `image-push-github-actions-${s}`) });
-  assert.ok(world.standinsPublished, 'the stand-in tools are published on the mirror');
-  scratch = await mkdtemp(join(tmpdir(), 'bake-sign-'));
-  repo = await createSampleRepo(join(scratch, 'repo'));
-  toolCache = join(scratch, 'toolcache');
-  await mkdir(toolCache);
-});
-after(async () => {
-  await world?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
-beforeEach(() => {
-  world.faults.clear();
-  world.counters.reset();
-  clearToolFaults(world.controlDir);
-  clearCalls(world.controlDir);
-});
-
-function bake(service: string, inputs: Record<string, string> = {}): Promise<RunResult> {
-  return runAction({
-    toolCache,
-    inputs: {
-      service,
-      images: '',
-      'ecr-registry': world.registryHost,
-      'aws-role-arn': world.roleArn,
-      'teleport-fqdn': world.teleportFqdn,
-      'tool-mirror': world.mirrorUrl,
-      'flux-version': world.standinVersions.flux,
-      'cosign-version': world.standinVersions.cosign,
-      ...inputs,
-    },
-    env: { ...world.env(), GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: repo.repository },
-  });
-}
-
-const why = (result: RunResult) => `${result.failure ?? ''}\n${result.stdout}\n${result.stderr}`;
-const signer = () => `https://github.com/${String(world.oidc.claims()['job_workflow_ref'])}`;
-const manifestPuts = () => world.counters.get(TARGETS.registry(world.region), 'manifest-put');
+const signer = () => `https://github.com/${String(fx.world.oidc.claims()['job_workflow_ref'])}`;
+const manifestPuts = () => fx.world.counters.get(TARGETS.registry(fx.world.region), 'manifest-put');
 const cosignCalls = (command: string) =>
-  readCalls(world.controlDir, 'cosign').filter((c) => c.command === command);
+  readCalls(fx.world.controlDir, 'cosign').filter((c) => c.command === command);
 const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
 
 /** The digest of the signature manifest at `sha256-<hex>.sig`, read straight from the registry. */
 async function signatureDigest(service: string, digest: string): Promise<string | undefined> {
-  return (await getManifest(world.registry(world.region), `${service}-manifests`, sigTag(digest)))?.digest;
+  return (await getManifest(fx.world.registry(fx.world.region), `${service}-manifests`, sigTag(digest)))
+    ?.digest;
 }
 
-/** OIDC tokens the world issued for Sigstore so far (audience `sigstore`). */
+/** OIDC tokens the fx.world issued for Sigstore so far (audience `sigstore`). */
 function sigstoreTokens(): number {
-  return world.secrets().filter((secret) => {
+  return fx.world.secrets().filter((secret) => {
     const payload = secret.split('.')[1];
     if (secret.split('.').length !== 3 || !payload) return false;
     try {
@@ -94,10 +54,10 @@ function sigstoreTokens(): number {
 
 /** The installed cosign, run as a verifier of the published artifact would, against the raw registry. */
 async function verifyIndependently(service: string, digest: string, identity: string) {
-  const base = join(toolCache, 'cosign', world.standinVersions.cosign);
+  const base = join(fx.toolCache, 'cosign', fx.world.standinVersions.cosign);
   const [arch] = await readdir(base);
   const cosign = join(base, arch ?? '', 'cosign');
-  const host = new URL(world.registry(world.region)).host;
+  const host = new URL(fx.world.registry(fx.world.region)).host;
   const { stdout } = await promisify(execFile)(cosign, [
     'verify',
     '--allow-insecure-registry',
@@ -111,7 +71,7 @@ async function verifyIndependently(service: string, digest: string, identity: st
 }
 
 function assertNoLeaks(result: RunResult): void {
-  assert.deepEqual(leakedSecrets(result, [...world.secrets(), result.githubToken]), []);
+  assert.deepEqual(leakedSecrets(result, [...fx.world.secrets(), result.githubToken]), []);
 }
 
 test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run writes nothing', async () => {
@@ -133,7 +93,7 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
   // By digest, with the one token in the environment: never in argv, never fetched by cosign itself.
   const [signCall, ...moreSigns] = cosignCalls('sign');
   assert.ok(signCall && moreSigns.length === 0, 'cosign sign ran once');
-  assert.deepEqual(signCall.argv, ['sign', '--yes', `${world.registryHost}/signed-manifests@${digest}`]);
+  assert.deepEqual(signCall.argv, ['sign', '--yes', `${fx.world.registryHost}/signed-manifests@${digest}`]);
   assert.ok(signCall.env.includes('SIGSTORE_ID_TOKEN'));
   assert.ok(!signCall.env.includes('ACTIONS_ID_TOKEN_REQUEST_URL'), 'cosign cannot ask GitHub for a token');
   assert.equal(sigstoreTokens() - tokensBefore, 1, 'one OIDC token for Sigstore');
@@ -155,8 +115,8 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
   assertNoLeaks(first);
 
   // A re-run after full success: the same digest, no manifest of any kind written, the signature untouched.
-  world.counters.reset();
-  clearCalls(world.controlDir);
+  fx.world.counters.reset();
+  clearCalls(fx.world.controlDir);
   const again = await bake('signed');
   assert.equal(again.code, 0, why(again));
   assert.equal(again.outputs['digest'], digest);
@@ -170,7 +130,7 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
 
 test('verify fails twice after signing, then passes: the run succeeds after backing off', async () => {
   // The first verify is the pre-check (nothing is signed yet, as the fault says); two more fail after signing.
-  addToolFault(world.controlDir, {
+  addToolFault(fx.world.controlDir, {
     tool: 'cosign',
     command: 'verify',
     mode: 'verify-fail',
@@ -192,7 +152,7 @@ test('verify fails twice after signing, then passes: the run succeeds after back
 });
 
 test('signing fails on a first run; the re-run reuses the artifact, signs it and reports the same digest', async () => {
-  addToolFault(world.controlDir, {
+  addToolFault(fx.world.controlDir, {
     tool: 'cosign',
     command: 'sign',
     mode: 'fail',
@@ -244,8 +204,8 @@ test('a certificate-identity this run cannot sign as fails with expected versus 
   // Signed by this workflow; asked again for another signer: what cosign found is named.
   const signed = await bake('wrong-identity');
   assert.equal(signed.code, 0, why(signed));
-  world.counters.reset();
-  clearCalls(world.controlDir);
+  fx.world.counters.reset();
+  clearCalls(fx.world.controlDir);
   const mismatch = await bake('wrong-identity', { 'certificate-identity': wrong });
   assert.equal(mismatch.code, 1, why(mismatch));
   assert.ok(
@@ -259,13 +219,13 @@ test('a certificate-identity this run cannot sign as fails with expected versus 
 
 test('a signer mismatch at verification fails at once, showing expected and found identity', async () => {
   // cosign's own `got subjects [...]` for both the pre-check and the first verification after signing.
-  addToolFault(world.controlDir, { tool: 'cosign', command: 'verify', mode: 'verify-fail', remaining: 2 });
+  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'verify', mode: 'verify-fail', remaining: 2 });
   const result = await bake('verify-mismatch');
   assert.equal(result.code, 1, why(result));
   const digest = result.outputs['digest'] ?? '';
   assert.equal(
     result.failure,
-    `verify-signature: no signature of ${world.registryHost}/verify-mismatch-manifests@${digest} matches: expected identity ${signer()} (issuer https://token.actions.githubusercontent.com), found injected-failure (issuer https://token.actions.githubusercontent.com) — set \`certificate-identity\` (and \`certificate-oidc-issuer\`) to the signer Flux is told to trust, or leave it empty to expect this workflow`,
+    `verify-signature: no signature of ${fx.world.registryHost}/verify-mismatch-manifests@${digest} matches: expected identity ${signer()} (issuer https://token.actions.githubusercontent.com), found injected-failure (issuer https://token.actions.githubusercontent.com) — set \`certificate-identity\` (and \`certificate-oidc-issuer\`) to the signer Flux is told to trust, or leave it empty to expect this workflow`,
   );
   assert.equal(cosignCalls('verify').length, 2, 'a mismatch is not retried');
   assertNoLeaks(result);
@@ -274,7 +234,7 @@ test('a signer mismatch at verification fails at once, showing expected and foun
 test('sign: false signs nothing, installs no cosign, and says so in the summary', async () => {
   const result = await bake('unsigned', { sign: 'false' });
   assert.equal(result.code, 0, why(result));
-  assert.equal(readCalls(world.controlDir, 'cosign').length, 0);
+  assert.equal(readCalls(fx.world.controlDir, 'cosign').length, 0);
   assert.equal(await signatureDigest('unsigned', result.outputs['digest'] ?? ''), undefined);
   assert.match(result.summary, /signature<\/td><td>⚠️ not signed \(<code>sign: false<\/code>\)/);
   assert.match(result.summary, /<td>verify-signature<\/td><td>⏭️ skipped<\/td>.*sign: false/);
@@ -285,8 +245,8 @@ test('sign: false signs nothing, installs no cosign, and says so in the summary'
 test('a dry run neither signs nor verifies', async () => {
   const result = await bake('signed', { 'dry-run': 'true' });
   assert.equal(result.code, 0, why(result));
-  assert.equal(readCalls(world.controlDir, 'cosign').length, 0);
-  assert.equal(world.counters.get('oidc', 'token'), 0);
+  assert.equal(readCalls(fx.world.controlDir, 'cosign').length, 0);
+  assert.equal(fx.world.counters.get('oidc', 'token'), 0);
   assert.match(result.summary, /<td>sign<\/td><td>⏭️ skipped/);
   assert.match(result.summary, /<td>verify-signature<\/td><td>⏭️ skipped/);
 });

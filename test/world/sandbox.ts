@@ -3,8 +3,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inputsFor } from '../harness/bake-world.ts';
 import { runAction } from '../harness/run-action.ts';
-import { PRIMARY_REGION, STANDIN_VERSIONS, startWorld } from './index.ts';
+import { PRIMARY_REGION, startWorld } from './index.ts';
 import { createSampleRepo } from './sample-repo.ts';
 
 const keep = process.argv.includes('--keep');
@@ -35,16 +36,7 @@ try {
   );
   const result = await runAction({
     dir: join(dir, 'run'),
-    inputs: {
-      service: 'sample-service',
-      images: 'sample_service',
-      'ecr-registry': world.registryHost,
-      'aws-role-arn': world.roleArn,
-      'teleport-fqdn': world.teleportFqdn,
-      'tool-mirror': world.mirrorUrl,
-      'flux-version': STANDIN_VERSIONS.flux,
-      'cosign-version': STANDIN_VERSIONS.cosign,
-    },
+    inputs: { ...inputsFor(world), service: 'sample-service', images: 'sample_service' },
     env: { ...world.env(), GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: repo.repository },
   });
   code = result.code ?? 1;

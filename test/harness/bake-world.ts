@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach } from 'node:test';
 import { startWorld, type World, type WorldOptions } from '../world/index.ts';
+import { REAL_TOOLS } from '../world/real-tools.ts';
 import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
 import { clearCalls, clearToolFaults } from '../world/standins/control.ts';
 import { type RunOptions, type RunResult, runAction } from './run-action.ts';
@@ -103,6 +104,8 @@ export function inputsFor(world: World): Record<string, string> {
     'tool-mirror': world.mirrorUrl,
     'flux-version': world.standinVersions.flux,
     'cosign-version': world.standinVersions.cosign,
+    // Real cosign signs keyless only against the public Sigstore instance, which the world cannot stand in for.
+    ...(REAL_TOOLS ? { sign: 'false' } : {}),
   };
 }
 

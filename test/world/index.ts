@@ -12,6 +12,7 @@ import { type Mirror, startMirror } from './mirror.ts';
 import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
 import { oidcSigningKey, startOidc } from './oidc.ts';
 import { ensurePrereqs } from './prereqs.ts';
+import { publishRealTools, REAL_TOOLS } from './real-tools.ts';
 import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
 import { writeOidcJwks } from './standins/control.ts';
@@ -227,6 +228,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       startBlobHost(tls, counters, faults).then(track),
     ]);
     writeOidcJwks(controlDir, oidc.jwks);
+    if (REAL_TOOLS && standinsPublished)
+      await publishRealTools((path, bytes) => mirror.publish(path, bytes), STANDIN_VERSIONS);
     const teleport: TeleportServer = track(
       await startTeleport(
         dir,

@@ -1,5 +1,5 @@
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { STSClient } from '@aws-sdk/client-sts';
+import type * as Ecr from '@aws-sdk/client-ecr';
+import type * as Sts from '@aws-sdk/client-sts';
 import { type Context, need } from './context.ts';
 import { isNetworkError, type Verdict } from './retry.ts';
 
@@ -14,20 +14,30 @@ export interface AwsCredentials {
 // Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables and TLS trust from
 // NODE_EXTRA_CA_CERTS, so nothing here reads either: the product code is the same in tests and on a runner.
 
-// The SDK waits forever by default; a hung endpoint must become a retried TimeoutError instead.
-const TIMEOUTS = { connectionTimeout: 10_000 } as const;
+// The SDK waits forever by default; a hung endpoint must become a retried TimeoutError instead. Since
+// @smithy/node-http-handler 4.x, requestTimeout alone only logs a warning: throwOnRequestTimeout makes it an error.
+const TIMEOUTS = { connectionTimeout: 10_000, requestTimeout: 30_000, throwOnRequestTimeout: true } as const;
+
+/**
+ * The SDK's modules, loaded when a stage first talks to AWS: they are most of the bundle, and the stages
+ * before `assume` (and a dry run) never need them, so the action starts without evaluating them.
+ */
+export const ecrSdk = (): Promise<typeof Ecr> => import('@aws-sdk/client-ecr');
+export const stsSdk = (): Promise<typeof Sts> => import('@aws-sdk/client-sts');
 
 /** An ECR client in `region` signed with the credentials the `assume` stage obtained. */
-export function ecrClient(ctx: Context, region: string): ECRClient {
+export async function ecrClient(ctx: Context, region: string): Promise<Ecr.ECRClient> {
   const { credentials } = need(ctx, 'assume');
+  const { ECRClient } = await ecrSdk();
   quietNodeVersionWarning();
-  return new ECRClient({ region, credentials, requestHandler: { ...TIMEOUTS, requestTimeout: 60_000 } });
+  return new ECRClient({ region, credentials, requestHandler: TIMEOUTS });
 }
 
 /** The STS client for AssumeRoleWithWebIdentity; that call is unsigned (no-auth scheme), so it needs no credentials. */
-export function stsClient(region: string): STSClient {
+export async function stsClient(region: string): Promise<Sts.STSClient> {
+  const { STSClient } = await stsSdk();
   quietNodeVersionWarning();
-  return new STSClient({ region, requestHandler: { ...TIMEOUTS, requestTimeout: 30_000 } });
+  return new STSClient({ region, requestHandler: TIMEOUTS });
 }
 
 // The SDK warns on stderr that its future releases need Node 22: advice for the action's maintainers

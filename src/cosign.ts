@@ -60,6 +60,9 @@ export function verifyArgs(version: string, target: VerifyTarget): string[] {
   ];
 }
 
+/** The tag cosign keeps the signatures of `digest` under: `sha256-<hex>.sig`. */
+export const signatureTag = (digest: string): string => `${digest.replace(':', '-')}.sig`;
+
 export function signArgs(version: string, artifact: string): string[] {
   return ['sign', '--yes', ...legacyFormatFlags(version, 'sign'), artifact];
 }
@@ -169,7 +172,7 @@ export function classifyVerifyFailure(error: unknown): 'retry' | 'fail' {
 }
 
 /** One verification takes seconds (the first also fetches Sigstore's TUF root); a hang must not eat a deadline. */
-export const VERIFY_TIMEOUT_MS = 60_000;
+export const VERIFY_TIMEOUT_MS = 30_000;
 
 export interface CosignRun {
   path: string;
@@ -208,4 +211,42 @@ export async function verifyWithBackoff(
     { ...options, classify: classifyVerifyFailure },
   );
   return attempts;
+}
+
+/** Outcomes that say nothing about the signatures: cosign could not look (exit 1, a timeout, a vanished digest). */
+const INCONCLUSIVE = new Set<VerifyOutcome['kind']>(['failed', 'not-found']);
+
+/** How long the check before signing keeps asking while cosign cannot tell. */
+export const PRECHECK_BACKOFF = { attempts: 3, baseMs: 2_000, maxDelayMs: 8_000 };
+
+/**
+ * `cosign verify` until it says something about the signatures: verified, or a definite "not by this signer".
+ * Signing after an inconclusive look could add a second signature to an artifact that already has one.
+ */
+export async function verifyConclusively(
+  cosign: CosignRun,
+  target: VerifyTarget,
+  options: Partial<Omit<RetryOptions, 'classify'>>,
+  verify: () => Promise<VerifyOutcome> = () => verifyOnce(cosign, target),
+): Promise<VerifyOutcome> {
+  try {
+    return await retry(
+      async () => {
+        const outcome = await verify();
+        if (INCONCLUSIVE.has(outcome.kind))
+          throw new VerifyFailure(outcome as Exclude<VerifyOutcome, { kind: 'verified' }>, target);
+        return outcome;
+      },
+      {
+        ...PRECHECK_BACKOFF,
+        ...options,
+        classify: (error) => (error instanceof VerifyFailure ? 'retry' : 'fail'),
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof VerifyFailure)) throw error;
+    throw new ActionError(`cannot tell whether ${target.artifact} is already signed: ${error.message}`, {
+      hint: 'nothing was signed; re-run the job (it reuses the pushed artifact and signs only if needed)',
+    });
+  }
 }

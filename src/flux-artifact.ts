@@ -1,5 +1,7 @@
 import { posix } from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+// The parser alone: the package's main entry is one prebuilt file that carries all of tar (about 50 kB more).
+import { Parser } from 'tar/parse';
+import type { ReadEntry } from 'tar/read-entry';
 import { ActionError } from './errors.ts';
 import { isDigest, MEDIA_TYPES, type OciClient } from './oci.ts';
 import { describeDiff, diffTrees, type FileTree } from './tree.ts';

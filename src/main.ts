@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { type Context, createRoot } from './context.ts';
-import { describeError } from './errors.ts';
+import { ActionError, describeError } from './errors.ts';
 import { readInputs } from './inputs.ts';
 import { runPipeline, type Timing } from './pipeline.ts';
 import { readRunner } from './runner.ts';
@@ -16,6 +16,15 @@ async function main(): Promise<void> {
 
   let ctx: Context;
   const abort = new AbortController();
+  // A cancelled job (the runner sends SIGINT, then SIGTERM) stops its tools and requests, reports, and exits.
+  const cancel = (signal: NodeJS.Signals) =>
+    abort.abort(
+      new ActionError(`the job was cancelled (${signal})`, {
+        hint: 're-run the job: it looks at what is published before writing anything',
+      }),
+    );
+  process.once('SIGINT', cancel);
+  process.once('SIGTERM', cancel);
   try {
     const inputs = readInputs((name) => core.getInput(name));
     const runner = readRunner(process.env);
@@ -39,7 +48,7 @@ async function main(): Promise<void> {
   }
   for (const [name, value] of ctx.outputs) core.setOutput(name, value);
   try {
-    await writeSummary(ctx, timings, failure);
+    await writeSummary(ctx, timings, failure, STAGES);
   } catch (error) {
     core.warning(`could not write the job summary: ${describeError(error)}`);
   }

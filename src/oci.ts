@@ -15,6 +15,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const MANIFEST_LIMIT = 4 << 20;
+/** What a write's answer may carry: a status, headers and at most an error document. */
+const ANSWER_LIMIT = 64 << 10;
 /** A baked kustomization is kilobytes; anything near this is not ours. */
 const BLOB_LIMIT = 256 << 20;
 /** Registry error codes that mean "not there" rather than "something is wrong". */
@@ -61,6 +63,8 @@ export interface OciClientOptions {
   /** Told before each retry, e.g. to log it. */
   onRetry?: (message: string) => void;
 }
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 interface Answer {
   status: number;
@@ -201,17 +205,79 @@ export class OciClient {
     return answer.body;
   }
 
+  /**
+   * Uploads a blob monolithically (POST, then PUT of the bytes with `?digest=`), the upload every registry
+   * supports; never skipped on a HEAD saying it exists, since a pull-through cache answers for what it lacks.
+   * The pair is retried as a whole: an upload session may not survive the failure.
+   */
+  async uploadBlob(repository: string, digest: string, bytes: Buffer): Promise<void> {
+    const actual = sha256(bytes);
+    if (actual !== digest) {
+      throw new RegistryError(`blob ${digest} to upload hashes to ${actual}`, 0, undefined);
+    }
+    const start = new URL(`${this.origin}/v2/${repository}/blobs/uploads/`);
+    await this.retrying(`upload of ${digest} to ${shown(start)}`, async () => {
+      const opened = await this.once('POST', start, {}, ANSWER_LIMIT, Buffer.alloc(0));
+      this.expectOk(opened, 'POST', start, 202);
+      const location = opened.headers.get('location');
+      if (!location)
+        throw new RegistryError(`POST ${shown(start)} answered without a Location`, 202, undefined);
+      const session = new URL(location, start);
+      if (session.protocol !== 'https:') {
+        throw new RegistryError(
+          `POST ${shown(start)} sent the upload to ${session.protocol}`,
+          202,
+          undefined,
+          {
+            hint: 'registries are reached over HTTPS only',
+          },
+        );
+      }
+      session.searchParams.set('digest', digest);
+      const headers = { 'content-type': 'application/octet-stream' };
+      const done = await this.once('PUT', session, headers, ANSWER_LIMIT, bytes);
+      this.expectOk(done, 'PUT', session, 201);
+      this.expectDigest(done, 'PUT', session, digest);
+    });
+  }
+
+  /** PUTs a manifest under a digest or tag; returns its digest, checked against the registry's answer. */
+  async putManifest(repository: string, reference: string, mediaType: string, body: Buffer): Promise<string> {
+    const digest = sha256(body);
+    if (isDigest(reference) && reference !== digest) {
+      throw new RegistryError(`manifest to PUT as ${reference} hashes to ${digest}`, 0, undefined);
+    }
+    const url = this.url(repository, 'manifests', reference);
+    const answer = await this.send('PUT', url, { 'content-type': mediaType }, ANSWER_LIMIT, body);
+    this.expectOk(answer, 'PUT', url, 201);
+    this.expectDigest(answer, 'PUT', url, digest);
+    return digest;
+  }
+
   private url(repository: string, kind: 'manifests' | 'blobs', reference: string): URL {
     return new URL(`${this.origin}/v2/${repository}/${kind}/${encodeURIComponent(reference)}`);
   }
 
-  private expectOk(answer: Answer, method: string, url: URL): void {
-    if (answer.status === 200) return;
+  /** A registry that names another digest for what it stored did not store these bytes. */
+  private expectDigest(answer: Answer, method: string, url: URL, digest: string): void {
+    const stored = answer.headers.get('docker-content-digest');
+    if (stored && stored !== digest) {
+      throw new RegistryError(
+        `${method} ${shown(url)} stored ${stored}, not ${digest}`,
+        answer.status,
+        undefined,
+      );
+    }
+  }
+
+  private expectOk(answer: Answer, method: Method, url: URL, expected = 200): void {
+    if (answer.status === expected) return;
     const { code, message } = registryErrors(answer.body);
     const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
+    const may = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to';
     const hint =
       answer.status === 401 || answer.status === 403
-        ? 'the registry refused the ECR credentials; check that the role may pull from this repository'
+        ? `the registry refused the ECR credentials; check that the role may ${may} this repository`
         : undefined;
     throw new RegistryError(
       `${method} ${shown(url)} answered ${answer.status}${detail}`,
@@ -224,8 +290,12 @@ export class OciClient {
   }
 
   /** One logical request, retried as a whole (redirect chain included) on transient failures. */
-  private send(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, limit: number) {
-    return retry(() => this.once(method, url, headers, limit), {
+  private send(method: Method, url: URL, headers: Record<string, string>, limit: number, body?: Buffer) {
+    return this.retrying(`${method} ${shown(url)}`, () => this.once(method, url, headers, limit, body));
+  }
+
+  private retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    return retry(attempt, {
       attempts: 5,
       baseMs: 500,
       maxDelayMs: 8_000,
@@ -234,20 +304,19 @@ export class OciClient {
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       onRetry: (error, attempt, delayMs) => {
         const why = error instanceof Error ? error.message : String(error);
-        this.options.onRetry?.(
-          `${method} ${shown(url)} failed (${why}); attempt ${attempt + 1} in ${delayMs} ms`,
-        );
+        this.options.onRetry?.(`${what} failed (${why}); attempt ${attempt + 1} in ${delayMs} ms`);
       },
     });
   }
 
   private async once(
-    method: 'GET' | 'HEAD',
+    method: Method,
     start: URL,
     headers: Record<string, string>,
     limit: number,
+    body?: Buffer,
   ): Promise<Answer> {
-    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout;
     let url = start;
@@ -257,6 +326,7 @@ export class OciClient {
           method,
           redirect: 'manual',
           signal,
+          ...(body ? { body } : {}),
           headers:
             url.origin === this.origin && this.options.authorization
               ? { ...headers, authorization: `Basic ${this.options.authorization}` }
@@ -268,12 +338,12 @@ export class OciClient {
           url = this.redirect(url, new URL(location, url), response.status, hop);
           continue;
         }
-        const body =
+        const answer =
           method === 'HEAD'
             ? Buffer.alloc(0)
             : await readLimited(response, response.ok ? limit : 64 << 10, url);
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
-          const { code, message } = registryErrors(body);
+          const { code, message } = registryErrors(answer);
           const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
           throw new RegistryError(
             `${method} ${shown(url)} answered ${response.status}${detail}`,
@@ -281,7 +351,7 @@ export class OciClient {
             code,
           );
         }
-        return { status: response.status, headers: response.headers, body };
+        return { status: response.status, headers: response.headers, body: answer };
       }
     } catch (error) {
       if (error instanceof RegistryError || this.options.signal?.aborted) throw error;

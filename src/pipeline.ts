@@ -89,7 +89,7 @@ export async function runPipeline(
   };
 
   while (ended.size < stages.length) {
-    if (!failure) {
+    if (!failure && !ctx.signal.aborted) {
       for (const s of stages) {
         if (ended.has(s.name) || running.has(s.name)) continue;
         if ([...s.needs, ...(s.after ?? [])].every((dep) => ended.has(dep))) {
@@ -107,6 +107,8 @@ export async function runPipeline(
     if (!ended.has(s.name)) timings.push({ stage: s.name, status: 'not run', start: 0, end: 0 });
   }
   if (failure) throw failure;
+  // Aborted from outside (the job was cancelled) with no stage failing first: the reason is the failure.
+  if (ctx.signal.aborted) throw ctx.signal.reason;
 }
 
 /** The skip rule of every stage that talks to the network or writes anywhere: a dry run does neither. */

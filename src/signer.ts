@@ -1,6 +1,8 @@
 import * as core from '@actions/core';
 import { ActionError } from './errors.ts';
 import { checkJwt, type JwtClaims, JwtError } from './jwt.ts';
+import { type RetryOptions, retry } from './retry.ts';
+import { classifyHttp, HttpStatusError } from './stages/teleport-version.ts';
 
 /** The audience Fulcio accepts for GitHub tokens. */
 export const SIGSTORE_AUDIENCE = 'sigstore';
@@ -46,16 +48,72 @@ export function readSigningToken(token: string, now = new Date()): SigningToken 
   }
 }
 
+/** A token request is a few hundred bytes: a silent endpoint is abandoned after this and asked again. */
+export const ID_TOKEN_TIMEOUT_MS = 15_000;
+
+export interface IdTokenOptions {
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides of the retry (tests pass a no-op sleep). */
+  retry?: Partial<Omit<RetryOptions, 'classify' | 'signal'>>;
+  onRetry?: (message: string) => void;
+}
+
+/**
+ * The run's OIDC token for `audience`, as `core.getIDToken` asks for it (`<request URL>&audience=…`, bearer
+ * request token), but with a per-request timeout and a classified retry: getIDToken waits 3 minutes on a
+ * silent endpoint and does not retry a dropped connection.
+ */
+export async function fetchIdToken(audience: string, options: IdTokenOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const base = env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+  const bearer = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+  if (!base || !bearer)
+    throw new Error('ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set');
+  const url = `${base}&audience=${encodeURIComponent(audience)}`;
+  const shown = url.split('?')[0] ?? url;
+  return retry(
+    async () => {
+      const timeout = AbortSignal.timeout(ID_TOKEN_TIMEOUT_MS);
+      const response = await fetch(url, {
+        headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
+        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+      });
+      const text = await response.text();
+      if (response.status !== 200) throw new HttpStatusError(shown, response.status, text.slice(0, 200));
+      let value: unknown;
+      try {
+        value = (JSON.parse(text) as { value?: unknown }).value;
+      } catch {}
+      if (typeof value !== 'string' || value === '') throw new Error(`GET ${shown} answered no token`);
+      core.setSecret(value);
+      return value;
+    },
+    {
+      attempts: 4,
+      baseMs: 1_000,
+      maxDelayMs: 8_000,
+      ...options.retry,
+      classify: classifyHttp,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (error, n, ms) =>
+        options.onRetry?.(
+          `OIDC token request attempt ${n} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${ms} ms`,
+        ),
+    },
+  );
+}
+
 /** Asks GitHub for the run's OIDC token with audience `sigstore`, masked before anything can print it. */
 export async function requestSigningToken(
-  getIDToken: (audience: string) => Promise<string> = core.getIDToken,
+  getIDToken: (audience: string) => Promise<string> = fetchIdToken,
 ): Promise<SigningToken> {
   let token: string;
   try {
     token = await getIDToken(SIGSTORE_AUDIENCE);
   } catch (error) {
     throw new ActionError("cannot get the run's OIDC token for keyless signing", {
-      hint: 'add `permissions: id-token: write` to the job, or set `sign: false`',
+      hint: 'add `permissions: id-token: write` to the job, or set `sign: false`; if it is set, re-run the job',
       cause: error,
     });
   }

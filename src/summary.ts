@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import type { Context } from './context.ts';
 import { describeError } from './errors.ts';
 import type { Timing } from './pipeline.ts';
+import { criticalPath, type Graph, ganttBar, lastEnd, sequentialMs } from './timeline.ts';
 
 const STATUS: Record<Timing['status'], string> = {
   ok: '✅ ok',
@@ -10,12 +11,24 @@ const STATUS: Record<Timing['status'], string> = {
   'not run': '— not run',
 };
 
+/** Cells of the timeline column: wide enough to tell stages apart, narrow enough for the table. */
+const BAR_CELLS = 24;
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const code = (value: string) => (value === '' ? ' ' : `<code>${escapeHtml(value)}</code>`);
 export const escapeHtml = (value: string) =>
   value.replace(/[&<>|]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '|': '&#124;' })[c] ?? c);
 
-/** The job summary: what was baked (or would be), the facts stages reported, and the stage timeline. */
-export async function writeSummary(ctx: Context, timings: Timing[], failure: unknown): Promise<void> {
+/**
+ * The job summary: what was baked (or would be), the facts stages reported, and the stage timeline with the
+ * critical path through `graph` (the stages' needs and after).
+ */
+export async function writeSummary(
+  ctx: Context,
+  timings: Timing[],
+  failure: unknown,
+  graph: Graph,
+): Promise<void> {
   const version = ctx.outputs.get('version') ?? '';
   const title = `bake-oci-manifests: ${ctx.inputs.repository}${version ? `:${version}` : ''}`;
   const s = core.summary.addHeading(escapeHtml(title), 3);
@@ -39,23 +52,32 @@ export async function writeSummary(ctx: Context, timings: Timing[], failure: unk
   const ordered = [...timings].sort(
     (a, b) => (a.status === 'not run' ? 1 : 0) - (b.status === 'not run' ? 1 : 0) || a.start - b.start,
   );
+  const path = criticalPath(timings, graph);
+  const onPath = new Set<string>(path.stages.map((t) => t.stage));
+  const total = lastEnd(timings);
   s.addTable([
     [
       { data: 'stage', header: true },
       { data: 'status', header: true },
       { data: 'start', header: true },
       { data: 'duration', header: true },
+      { data: 'timeline', header: true },
       { data: 'note', header: true },
     ],
     ...ordered.map((t) => [
       { data: t.stage },
       { data: STATUS[t.status] },
-      { data: t.status === 'not run' ? ' ' : `${(t.start / 1000).toFixed(2)} s` },
-      {
-        data: t.status === 'ok' || t.status === 'failed' ? `${((t.end - t.start) / 1000).toFixed(2)} s` : ' ',
-      },
+      { data: t.status === 'not run' ? ' ' : seconds(t.start) },
+      { data: t.status === 'ok' || t.status === 'failed' ? seconds(t.end - t.start) : ' ' },
+      { data: `<code>${ganttBar(t, total, BAR_CELLS, onPath.has(t.stage) ? '█' : '▒')}</code>` },
       { data: escapeHtml(t.note ?? '') || ' ' },
     ]),
   ]);
+  if (path.stages.length > 0) {
+    s.addRaw(
+      `<p>⏱️ The stages ended ${seconds(total)} after the action started; one after another they would take ${seconds(sequentialMs(timings))}. Critical path, ${seconds(path.ms)}: ${path.stages.map((t) => t.stage).join(' → ')} (█ in the timeline; ▒ ran alongside).</p>`,
+      true,
+    );
+  }
   await s.write();
 }

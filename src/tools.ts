@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { access, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as tc from '@actions/tool-cache';
 import { type Context, privateDir } from './context.ts';
 import { ActionError } from './errors.ts';
 import type { Log } from './log.ts';
+import { isNetworkError, type RetryOptions, retry } from './retry.ts';
 
 export type ToolName = 'tbot' | 'flux' | 'cosign';
 export type Arch = 'amd64' | 'arm64';
@@ -118,26 +121,121 @@ export function checksumFor(text: string, file: string): string | undefined {
   return only?.[1]?.toLowerCase();
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 export interface InstallOptions {
   mirror: string | undefined;
   /** A private scratch directory for downloads and extraction (under the run's root). */
   workDir: string;
   log: { info(message: string): void };
+  signal?: AbortSignal;
+  /** Overrides of the download retry (tests pass a no-op sleep). */
+  retry?: Partial<Omit<RetryOptions, 'classify' | 'signal'>>;
+  /** How long a download may go without a byte: DOWNLOAD_STALL_MS unless a test needs it short. */
+  stallMs?: number;
 }
 
-async function download(url: string, dest: string): Promise<string> {
+/** A download stalled this long (no response, or no bytes) is abandoned and retried; a big asset still streams. */
+export const DOWNLOAD_STALL_MS = 30_000;
+
+/** An HTTP answer other than 200 to a download. */
+export class DownloadStatusError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+  ) {
+    super(`HTTP ${status}`);
+    this.name = 'DownloadStatusError';
+  }
+}
+
+/** Server errors, throttling, stalls and dropped connections are retried; a 404 or 403 is an answer. */
+export function classifyDownload(error: unknown): 'retry' | 'fail' {
+  if (error instanceof DownloadStatusError) {
+    return error.status >= 500 || error.status === 429 || error.status === 408 ? 'retry' : 'fail';
+  }
+  return isNetworkError(error) ? 'retry' : 'fail';
+}
+
+/**
+ * One GET streamed to `dest`, abandoned when no byte arrives for DOWNLOAD_STALL_MS. Returns the sha256 of
+ * the bytes written, hashed as they pass rather than read back after (a Teleport bundle is ~150 MB).
+ */
+async function downloadOnce(
+  url: string,
+  dest: string,
+  signal: AbortSignal | undefined,
+  stallMs: number,
+): Promise<string> {
+  const stall = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => stall.abort(new DOMException(`no data for ${stallMs} ms`, 'TimeoutError')),
+      stallMs,
+    );
+  };
+  const both = signal ? AbortSignal.any([signal, stall.signal]) : stall.signal;
+  arm();
   try {
-    return await tc.downloadTool(url, dest);
+    const response = await fetch(url, { signal: both });
+    if (response.status !== 200 || !response.body) {
+      await response.body?.cancel();
+      throw new DownloadStatusError(url, response.status);
+    }
+    const hash = createHash('sha256');
+    const progress = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        arm();
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+      progress,
+      createWriteStream(dest, { flags: 'wx', mode: 0o600 }),
+      { signal: both },
+    );
+    return hash.digest('hex');
   } catch (error) {
-    const status = error instanceof tc.HTTPError ? ` (HTTP ${error.httpStatusCode})` : '';
+    await rm(dest, { force: true });
+    // The stall is ours: report it as the timeout it is, so the classifier retries it.
+    if (stall.signal.aborted && !signal?.aborted) throw stall.signal.reason;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Downloads `url` to `dest`, retrying what a second attempt may fix, and returns the file's sha256. Written on
+ * fetch rather than tool-cache's downloadTool, which waits 3 minutes on a silent server and 10-20 s between attempts.
+ */
+export async function download(
+  url: string,
+  dest: string,
+  options: Pick<InstallOptions, 'log' | 'signal' | 'retry' | 'stallMs'> = { log: { info: () => {} } },
+): Promise<{ path: string; sha256: string }> {
+  const stallMs = options.stallMs ?? DOWNLOAD_STALL_MS;
+  try {
+    const sha256 = await retry(() => downloadOnce(url, dest, options.signal, stallMs), {
+      attempts: 4,
+      baseMs: 1_000,
+      maxDelayMs: 8_000,
+      ...options.retry,
+      classify: classifyDownload,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (error, n, ms) =>
+        options.log.info(
+          `download attempt ${n} of ${url} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${ms} ms`,
+        ),
+    });
+    return { path: dest, sha256 };
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const status = error instanceof DownloadStatusError ? ` (HTTP ${error.status})` : '';
     throw new ActionError(`cannot download ${url}${status}`, {
-      hint: 'check the version and, when set, that `tool-mirror` mirrors the release',
+      hint: 'check the version and, when set, that `tool-mirror` mirrors the release; a re-run is safe',
       cause: error,
     });
   }
@@ -147,7 +245,7 @@ async function download(url: string, dest: string): Promise<string> {
 async function expectedSha256(asset: Asset, options: InstallOptions, dir: string): Promise<string> {
   if ('sha256' in asset.checksum) return asset.checksum.sha256;
   const url = viaMirror(asset.checksum.url, options.mirror);
-  const text = await readFile(await download(url, join(dir, 'checksums')), 'utf8');
+  const text = await readFile((await download(url, join(dir, 'checksums'), options)).path, 'utf8');
   const expected = checksumFor(text, asset.file);
   if (!expected) {
     throw new ActionError(`${url} has no sha256 for ${asset.file}`, {
@@ -175,14 +273,13 @@ export async function installTool(
     options.log.info(`downloading ${url}`);
     // Both downloads settle before either failure is thrown, so none is still writing when `dir` goes.
     const [fetched, wanted] = await Promise.allSettled([
-      download(url, join(dir, asset.file)),
+      download(url, join(dir, asset.file), options),
       expectedSha256(asset, options, dir),
     ]);
     if (fetched.status === 'rejected') throw fetched.reason;
     if (wanted.status === 'rejected') throw wanted.reason;
-    const file = fetched.value;
+    const { path: file, sha256: actual } = fetched.value;
     const expected = wanted.value;
-    const actual = await sha256File(file);
     if (actual !== expected) {
       throw new ActionError(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`, {
         hint: 'the download is not the published release; nothing was extracted or run',
@@ -220,7 +317,12 @@ export async function installForRun(
 ): Promise<InstalledTool> {
   const asset = assetFor(tool, version, toolArch());
   const workDir = await privateDir(ctx, 'downloads');
-  const installed = await installTool(asset, { mirror: ctx.inputs.toolMirror, workDir, log });
+  const installed = await installTool(asset, {
+    mirror: ctx.inputs.toolMirror,
+    workDir,
+    log,
+    signal: ctx.signal,
+  });
   log.info(
     `${tool} ${version} (${asset.arch}) ${installed.cached ? 'from the tool cache' : 'installed'}: ${installed.path}`,
   );

@@ -1,14 +1,5 @@
 import * as core from '@actions/core';
-import {
-  AssumeRoleWithWebIdentityCommand,
-  ExpiredTokenException,
-  IDPCommunicationErrorException,
-  IDPRejectedClaimException,
-  InvalidIdentityTokenException,
-  MalformedPolicyDocumentException,
-  RegionDisabledException,
-} from '@aws-sdk/client-sts';
-import { type AwsCredentials, classifyAwsError, stsClient } from '../aws.ts';
+import { type AwsCredentials, classifyAwsError, stsClient, stsSdk } from '../aws.ts';
 import { type Context, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
@@ -33,25 +24,26 @@ export function roleSessionName(service: string, runId: string): string {
 /** InvalidIdentityToken is often STS racing a fresh JWKS; past this many it is a real rejection. */
 const INVALID_TOKEN_RETRIES = 2;
 
-const isAccessDenied = (error: unknown) =>
-  error instanceof Error && (error.name === 'AccessDenied' || error.name === 'AccessDeniedException');
+// By the SDK's exception names rather than its classes, so that classifying needs no SDK module loaded.
+const is = (error: unknown, name: string) => error instanceof Error && error.name === name;
+const isAccessDenied = (error: unknown) => is(error, 'AccessDenied') || is(error, 'AccessDeniedException');
 
 /** Errors STS repeats however often it is asked: fail at once. */
 const FATAL = [
-  ExpiredTokenException,
-  IDPRejectedClaimException,
-  MalformedPolicyDocumentException,
-  RegionDisabledException,
+  'ExpiredTokenException',
+  'IDPRejectedClaimException',
+  'MalformedPolicyDocumentException',
+  'RegionDisabledException',
 ];
 
 /** A classifier for one AssumeRoleWithWebIdentity sequence (it counts InvalidIdentityToken answers). */
 export function stsClassifier(): (error: unknown) => Verdict {
   let invalidToken = 0;
   return (error) => {
-    if (error instanceof IDPCommunicationErrorException) return 'retry';
-    if (error instanceof InvalidIdentityTokenException)
+    if (is(error, 'IDPCommunicationErrorException')) return 'retry';
+    if (is(error, 'InvalidIdentityTokenException'))
       return ++invalidToken <= INVALID_TOKEN_RETRIES ? 'retry' : 'fail';
-    if (isAccessDenied(error) || FATAL.some((type) => error instanceof type)) return 'fail';
+    if (isAccessDenied(error) || FATAL.some((name) => is(error, name))) return 'fail';
     return classifyAwsError(error);
   };
 }
@@ -67,13 +59,13 @@ interface Subject {
 export function fatalHint(error: unknown, s: Subject): string | undefined {
   if (isAccessDenied(error))
     return `check the trust policy of ${s.role}: it must trust the Teleport workload-identity issuer (the proxy's OIDC provider in IAM), allow sts:AssumeRoleWithWebIdentity, and match audience sts.amazonaws.com and the subject of workload identity '${s.identity}' (issued through join token '${s.token}')`;
-  if (error instanceof ExpiredTokenException)
+  if (is(error, 'ExpiredTokenException'))
     return 'the JWT expired before STS checked it: check the runner clock and the TTL of the workload identity';
-  if (error instanceof IDPRejectedClaimException)
+  if (is(error, 'IDPRejectedClaimException'))
     return `the JWT's claims do not meet the conditions of ${s.role}'s trust policy: check the audience (sts.amazonaws.com) and subject conditions against workload identity '${s.identity}' and join token '${s.token}'`;
-  if (error instanceof MalformedPolicyDocumentException)
+  if (is(error, 'MalformedPolicyDocumentException'))
     return `fix the session policy or trust policy of ${s.role}`;
-  if (error instanceof RegionDisabledException)
+  if (is(error, 'RegionDisabledException'))
     return `STS is not activated in ${s.region}: activate it in the account, or set aws-region to an enabled region`;
   return undefined;
 }
@@ -86,7 +78,8 @@ async function assumeRole(ctx: Context, jwt: string, log: { info(message: string
     token: ctx.inputs.teleportToken,
     identity: ctx.inputs.teleportWorkloadIdentity,
   };
-  const client = stsClient(region);
+  const { AssumeRoleWithWebIdentityCommand } = await stsSdk();
+  const client = await stsClient(region);
   const command = new AssumeRoleWithWebIdentityCommand({
     RoleArn: role,
     RoleSessionName: roleSessionName(ctx.inputs.service, ctx.runner.runId),
@@ -106,7 +99,7 @@ async function assumeRole(ctx: Context, jwt: string, log: { info(message: string
   } catch (error) {
     const hint =
       fatalHint(error, subject) ??
-      (error instanceof InvalidIdentityTokenException
+      (is(error, 'InvalidIdentityTokenException')
         ? `check that IAM has an OIDC provider for the Teleport proxy ${ctx.inputs.teleportFqdn} and that ${role} trusts it`
         : 'STS kept failing; re-run the job, and check the AWS status page if it persists');
     throw new ActionError(

@@ -1,8 +1,9 @@
-import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient } from '../aws.ts';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
 import { need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
+import { isDigest } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry, sleep } from '../retry.ts';
 
@@ -24,24 +25,24 @@ type Check = { image: string; name: string } & ({ digest: string } | { absent: s
 const POLL_FIRST_MS = 2_000;
 const POLL_MAX_MS = 15_000;
 
-/** DescribeImages for `repository:tag`; throttling and 5xx retried, a missing image or repository is an answer. */
+/** DescribeImages for `repository:tag` (or `@digest`); throttling and 5xx retried, a missing image or repository is an answer. */
 export async function checkImage(
   client: ECRClient,
   repository: string,
-  tag: string,
+  reference: string,
   signal: AbortSignal,
   log: Log,
 ): Promise<Check> {
-  const name = `${repository}:${tag}`;
+  const byDigest = isDigest(reference);
+  const name = `${repository}${byDigest ? '@' : ':'}${reference}`;
+  const imageId = byDigest ? { imageDigest: reference } : { imageTag: reference };
+  const { DescribeImagesCommand } = await ecrSdk();
   try {
     const answer = await retry(
       () =>
-        client.send(
-          new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }),
-          {
-            abortSignal: signal,
-          },
-        ),
+        client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [imageId] }), {
+          abortSignal: signal,
+        }),
       {
         attempts: 5,
         baseMs: 1_000,
@@ -75,7 +76,7 @@ export const images = stage({
   async run(ctx, log) {
     const { version } = need(ctx, 'resolve');
     const region = ctx.inputs.awsRegion;
-    const client = ecrClient(ctx, region);
+    const client = await ecrClient(ctx, region);
     const deadline = Date.now() + ctx.inputs.waitForImages * 1000;
     const found = new Map<string, string>();
     let pending = [...ctx.inputs.images];

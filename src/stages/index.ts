@@ -6,6 +6,7 @@ import { installCosign } from './install-cosign.ts';
 import { installFlux } from './install-flux.ts';
 import { installTbot } from './install-tbot.ts';
 import { login } from './login.ts';
+import { mirror } from './mirror.ts';
 import { plan } from './plan.ts';
 import { preflight } from './preflight.ts';
 import { push } from './push.ts';
@@ -38,4 +39,5 @@ export const STAGES: readonly Stage[] = [
   sign,
   verifySignature,
   verifyArtifact,
+  mirror,
 ];

@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { GetAuthorizationTokenCommand, type GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient } from '../aws.ts';
+import type { GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
+import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
+import type { Log } from '../log.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
 
@@ -60,6 +61,39 @@ export async function writeDockerConfig(ctx: Pick<Context, 'root'>, registry: st
   return dir;
 }
 
+/** ECR's registry authorization in `region` (GetAuthorizationToken, retried): base64 `AWS:<password>`, masked at once. */
+export async function ecrAuthorization(ctx: Context, region: string, log: Log): Promise<string> {
+  const { GetAuthorizationTokenCommand } = await ecrSdk();
+  const client = await ecrClient(ctx, region);
+  let response: GetAuthorizationTokenCommandOutput;
+  try {
+    response = await retry(
+      () => client.send(new GetAuthorizationTokenCommand({}), { abortSignal: ctx.signal }),
+      {
+        attempts: 4,
+        baseMs: 1000,
+        classify: classifyAwsError,
+        signal: ctx.signal,
+        onRetry: (error, n, ms) =>
+          log.info(`GetAuthorizationToken attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
+      },
+    );
+  } catch (error) {
+    throw new ActionError(`ECR GetAuthorizationToken failed in ${region}`, {
+      hint: `check that the role allows ecr:GetAuthorizationToken and that ECR is reachable in ${region}`,
+      cause: error,
+    });
+  } finally {
+    client.destroy();
+  }
+  const token = response.authorizationData?.[0]?.authorizationToken;
+  if (!token) throw new ActionError(`ECR GetAuthorizationToken in ${region} returned no token`);
+  core.setSecret(token);
+  const { password } = parseAuthorizationToken(token);
+  core.setSecret(password);
+  return token;
+}
+
 export const login = stage({
   name: 'login',
   needs: ['assume'],
@@ -67,33 +101,7 @@ export const login = stage({
   async run(ctx, log) {
     const region = ctx.inputs.awsRegion;
     const registry = ctx.inputs.ecrRegistry;
-    const client = ecrClient(ctx, region);
-    let response: GetAuthorizationTokenCommandOutput;
-    try {
-      response = await retry(
-        () => client.send(new GetAuthorizationTokenCommand({}), { abortSignal: ctx.signal }),
-        {
-          attempts: 4,
-          baseMs: 1000,
-          classify: classifyAwsError,
-          signal: ctx.signal,
-          onRetry: (error, n, ms) =>
-            log.info(`GetAuthorizationToken attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
-        },
-      );
-    } catch (error) {
-      throw new ActionError(`ECR GetAuthorizationToken failed in ${region}`, {
-        hint: `check that the role allows ecr:GetAuthorizationToken and that ECR is reachable in ${region}`,
-        cause: error,
-      });
-    } finally {
-      client.destroy();
-    }
-    const token = response.authorizationData?.[0]?.authorizationToken;
-    if (!token) throw new ActionError(`ECR GetAuthorizationToken in ${region} returned no token`);
-    core.setSecret(token);
-    const { password } = parseAuthorizationToken(token);
-    core.setSecret(password);
+    const token = await ecrAuthorization(ctx, region, log);
     const dockerConfig = await writeDockerConfig(ctx, registry, token);
     log.info(
       `logged in to ${registry} (${region}); credentials for the tools are in a private DOCKER_CONFIG`,

@@ -11,6 +11,8 @@ declare module '../context.ts' {
 export const preflight = stage({
   name: 'preflight',
   needs: [],
+  // The version (an input, maybe from the event) is checked before anything below talks to the network.
+  after: ['resolve'],
   skip: remoteOnly,
   async run(ctx) {
     const url = ctx.runner.oidcRequestUrl;

@@ -1,11 +1,6 @@
-import {
-  CreateRepositoryCommand,
-  DescribeRepositoriesCommand,
-  type ECRClient,
-  type Repository,
-} from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient } from '../aws.ts';
-import { need } from '../context.ts';
+import type { ECRClient, Repository } from '@aws-sdk/client-ecr';
+import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { type Context, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
@@ -15,6 +10,8 @@ export interface RepositoryState {
   name: string;
   created: boolean;
   mutability: string;
+  /** Its tag rules as the summary shows them, e.g. `IMMUTABLE_WITH_EXCLUSION (except sha256-*)`. */
+  rules: string;
   /** Whether cosign's `sha256-<hex>.sig` tags can be rewritten (a new signature re-PUTs that tag). */
   signaturesWritable: boolean;
 }
@@ -89,6 +86,7 @@ export function judgeRepository(
 }
 
 async function describe(client: ECRClient, name: string, signal: AbortSignal, log: Log) {
+  const { DescribeRepositoriesCommand } = await ecrSdk();
   try {
     const answer = await retry(
       () =>
@@ -113,6 +111,7 @@ const awsRetry = (signal: AbortSignal, log: Log, operation: string) => ({
 });
 
 async function create(client: ECRClient, name: string, signal: AbortSignal, log: Log) {
+  const { CreateRepositoryCommand } = await ecrSdk();
   try {
     const answer = await retry(
       () =>
@@ -137,41 +136,51 @@ async function create(client: ECRClient, name: string, signal: AbortSignal, log:
   }
 }
 
+/**
+ * Describes repository `name` in `region`, creates it immutable with signature tags excluded when absent,
+ * and judges it by the rules above; the `repository` stage and the mirror both ensure theirs through it.
+ */
+export async function ensureRepository(
+  ctx: Context,
+  region: string,
+  name: string,
+  version: string,
+  log: Log,
+): Promise<RepositoryState> {
+  const client = await ecrClient(ctx, region);
+  let found: { repository: Repository | undefined; created: boolean };
+  try {
+    const existing = await describe(client, name, ctx.signal, log);
+    found = existing ? { repository: existing, created: false } : await create(client, name, ctx.signal, log);
+  } catch (error) {
+    if (error instanceof ActionError) throw error;
+    throw new ActionError(`cannot ensure ECR repository ${name} in ${region}`, {
+      hint: 'check that the role allows ecr:DescribeRepositories and ecr:CreateRepository on it',
+      cause: error,
+    });
+  } finally {
+    client.destroy();
+  }
+  if (!found.repository) throw new ActionError(`ECR did not describe repository ${name} in ${region}`);
+  const judged = judgeRepository(found.repository, version, region, log);
+  const filters = (found.repository.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter).join(', ');
+  const rules = `${judged.mutability}${filters ? ` (except ${filters})` : ''}`;
+  log.info(`${found.created ? 'created' : 'found'} ${name} in ${region}: ${rules}`);
+  return { name, created: found.created, rules, ...judged };
+}
+
 export const repository = stage({
   name: 'repository',
   needs: ['resolve', 'assume'],
   skip: remoteOnly,
   async run(ctx, log) {
     const name = ctx.inputs.repository;
-    const region = ctx.inputs.awsRegion;
     const { version } = need(ctx, 'resolve');
-    const client = ecrClient(ctx, region);
-    let found: { repository: Repository | undefined; created: boolean };
-    try {
-      const existing = await describe(client, name, ctx.signal, log);
-      found = existing
-        ? { repository: existing, created: false }
-        : await create(client, name, ctx.signal, log);
-    } catch (error) {
-      if (error instanceof ActionError) throw error;
-      throw new ActionError(`cannot ensure ECR repository ${name} in ${region}`, {
-        hint: 'check that the role allows ecr:DescribeRepositories and ecr:CreateRepository on it',
-        cause: error,
-      });
-    } finally {
-      client.destroy();
-    }
-    if (!found.repository) throw new ActionError(`ECR did not describe repository ${name} in ${region}`);
-    const judged = judgeRepository(found.repository, version, region, log);
-    const filters = (found.repository.imageTagMutabilityExclusionFilters ?? [])
-      .map((f) => f.filter)
-      .join(', ');
-    const state = `${judged.mutability}${filters ? ` (except ${filters})` : ''}`;
-    log.info(`${found.created ? 'created' : 'found'} ${name}: ${state}`);
+    const state = await ensureRepository(ctx, ctx.inputs.awsRegion, name, version, log);
     ctx.facts.push({
       label: 'repository',
-      value: `<code>${name}</code> ${found.created ? 'created' : 'exists'}, ${state}`,
+      value: `<code>${name}</code> ${state.created ? 'created' : 'exists'}, ${state.rules}`,
     });
-    return { name, created: found.created, ...judged };
+    return state;
   },
 });

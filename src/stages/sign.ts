@@ -4,15 +4,19 @@ import {
   cosignEnv,
   describeVerify,
   signArgs,
+  signatureTag,
   VERIFY_TIMEOUT_MS,
+  type VerifyOutcome,
   type VerifyTarget,
+  verifyConclusively,
   verifyOnce,
 } from '../cosign.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import type { Log } from '../log.ts';
+import { ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
+import { fetchIdToken, GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
 import { escapeHtml } from '../summary.ts';
 import { toolEnv } from './login.ts';
 import { fixCommand } from './repository.ts';
@@ -112,7 +116,16 @@ export const sign = stage({
       return { enabled: false };
     }
     const installed = need(ctx, 'install-cosign');
-    const { artifact } = need(ctx, 'push');
+    const { artifact, digest } = need(ctx, 'push');
+    // Without a `sha256-<hex>.sig` tag cosign has no signature to find: one registry request instead of a
+    // cosign run on every fresh push. Asked alongside the token; when it cannot tell, cosign looks.
+    const sigTag = signatureTag(digest);
+    const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, need(ctx, 'login').authorization)
+      .headManifest(ctx.inputs.repository, sigTag)
+      .then(
+        (head) => head !== undefined,
+        () => true,
+      );
     const cosign: CosignRun = {
       path: installed.path,
       version: installed.version,
@@ -122,7 +135,10 @@ export const sign = stage({
     };
     // Requested at most once: first when the identity has to come from it, else only if signing is needed.
     let token: SigningToken | undefined;
-    const signingToken = async () => (token ??= await requestSigningToken());
+    const signingToken = async () =>
+      (token ??= await requestSigningToken((audience) =>
+        fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
+      ));
     if (ctx.inputs.certificateIdentity === undefined) await signingToken();
     const target: VerifyTarget = {
       artifact,
@@ -134,13 +150,25 @@ export const sign = stage({
       { label: 'signer issuer', value: code(target.issuer) },
     );
 
-    const before = await verifyOnce(cosign, target);
+    // Only a definite "not signed by it" leads to a signature: a verify that failed to look could hide one.
+    const unsigned = !(await tagged);
+    const before: VerifyOutcome = unsigned
+      ? { kind: 'no-signatures', stderr: '' }
+      : await verifyConclusively(cosign, target, {
+          signal: ctx.signal,
+          onRetry: (error, n, ms) =>
+            log.info(
+              `attempt ${n}: ${error instanceof Error ? error.message : String(error)}; retrying in ${ms} ms`,
+            ),
+        });
     if (before.kind === 'verified') {
       log.info(`✔ ${artifact} is already signed by ${target.identity}; no new signature written`);
       ctx.facts.push({ label: 'signature', value: 'already signed' });
       return { enabled: true, identity: target.identity, issuer: target.issuer, signedNow: false };
     }
-    log.info(`not signed yet: ${describeVerify(before, target)}`);
+    log.info(
+      `not signed yet: ${unsigned ? `no tag ${sigTag} in ${ctx.inputs.repository}` : describeVerify(before, target)}`,
+    );
 
     const signer = await signingToken();
     const conflict = identityConflict(
@@ -152,7 +180,15 @@ export const sign = stage({
         : 'the artifact has no signature by it',
     );
     if (conflict) throw conflict;
-    await cosignSign(ctx, log, cosign, artifact, signer);
+    try {
+      await cosignSign(ctx, log, cosign, artifact, signer);
+    } catch (error) {
+      // A signature can land although cosign saw a failure (e.g. while reading the answer): look before failing.
+      if ((await verifyOnce(cosign, target).catch(() => undefined))?.kind !== 'verified') throw error;
+      log.warning(
+        `cosign sign reported a failure, but ${artifact} is signed by ${target.identity}; continuing`,
+      );
+    }
     log.info(`✔ signed ${artifact} as ${signer.identity}`);
     ctx.facts.push({ label: 'signature', value: 'signed now' });
     return { enabled: true, identity: target.identity, issuer: target.issuer, signedNow: true };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ActionError } from '../errors.ts';
 import { show } from '../inputs.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
@@ -15,8 +15,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 
 const FIND = z.object({
-  server_version: z.string().optional(),
-  auto_update: z.object({ tools_version: z.string().optional() }).partial().nullish(),
+  server_version: z.optional(z.string()),
+  auto_update: z.nullish(z.partial(z.object({ tools_version: z.optional(z.string()) }))),
 });
 
 /** An HTTP answer that is not 200, kept for the classifier and the message. */

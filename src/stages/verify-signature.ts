@@ -26,6 +26,15 @@ export const verifySignature = stage({
     const installed = need(ctx, 'install-cosign');
     const { artifact } = need(ctx, 'push');
     const target: VerifyTarget = { artifact, identity: signing.identity, issuer: signing.issuer };
+    if (!signing.signedNow) {
+      // Nothing was signed since the sign stage's own `cosign verify` passed for this identity and issuer.
+      log.info(`✔ ${artifact} verified for ${target.identity} (issuer ${target.issuer}) before signing`);
+      ctx.facts.push({
+        label: 'signature verified',
+        value: `✔ for <code>${escapeHtml(target.identity)}</code>, by the check before signing`,
+      });
+      return { attempts: 0 };
+    }
     const cosign = {
       path: installed.path,
       version: installed.version,

@@ -83,6 +83,11 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
   assert.equal(first.code, 0, why(first));
   const digest = first.outputs['digest'] ?? '';
   assert.match(digest, /^sha256:[a-f0-9]{64}$/);
+  assert.equal(
+    cosignCalls('verify').length,
+    1,
+    'a fresh push has no signature to look for: verified once, after',
+  );
 
   // The signature is where Flux before 2.8 and cosign v2 look: a manifest at the digest's .sig tag.
   const signature = await signatureDigest('signed', digest);
@@ -128,24 +133,29 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
   assert.equal(cosignCalls('sign').length, 0);
   assert.equal(await signatureDigest('signed', digest), signature);
   assert.match(again.summary, /signature<\/td><td>already signed</);
+  assert.equal(cosignCalls('verify').length, 1, 'the check before signing is the verification');
+  assert.match(
+    again.summary,
+    /signature verified<\/td><td>✔ for <code>[^<]+<\/code>, by the check before signing/,
+  );
   assertNoLeaks(again);
 });
 
 test('verify fails twice after signing, then passes: the run succeeds after backing off', {
   skip: NEEDS_STANDINS,
 }, async () => {
-  // The first verify is the pre-check (nothing is signed yet, as the fault says); two more fail after signing.
+  // A fresh push has no signature tag, so nothing runs cosign before signing; two verifications fail after it.
   addToolFault(fx.world.controlDir, {
     tool: 'cosign',
     command: 'verify',
     mode: 'verify-fail',
     exitCode: 10,
-    remaining: 3,
+    remaining: 2,
   });
   const result = await bake('lagging-sigstore');
   assert.equal(result.code, 0, why(result));
   assert.equal(cosignCalls('sign').length, 1);
-  assert.equal(cosignCalls('verify').length, 4);
+  assert.equal(cosignCalls('verify').length, 3);
   assert.equal(
     (result.stdout.match(/no signatures found for .*; retrying in \d+ ms/g) ?? []).length,
     2,
@@ -229,8 +239,8 @@ test('a certificate-identity this run cannot sign as fails with expected versus 
 test('a signer mismatch at verification fails at once, showing expected and found identity', {
   skip: NEEDS_STANDINS,
 }, async () => {
-  // cosign's own `got subjects [...]` for both the pre-check and the first verification after signing.
-  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'verify', mode: 'verify-fail', remaining: 2 });
+  // cosign's own `got subjects [...]` for the first verification after signing (a fresh push needs no check before).
+  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'verify', mode: 'verify-fail' });
   const result = await bake('verify-mismatch');
   assert.equal(result.code, 1, why(result));
   const digest = result.outputs['digest'] ?? '';
@@ -238,7 +248,7 @@ test('a signer mismatch at verification fails at once, showing expected and foun
     result.failure,
     `verify-signature: no signature of ${fx.world.registryHost}/verify-mismatch-manifests@${digest} matches: expected identity ${signer()} (issuer https://token.actions.githubusercontent.com), found injected-failure (issuer https://token.actions.githubusercontent.com) — set \`certificate-identity\` (and \`certificate-oidc-issuer\`) to the signer Flux is told to trust, or leave it empty to expect this workflow`,
   );
-  assert.equal(cosignCalls('verify').length, 2, 'a mismatch is not retried');
+  assert.equal(cosignCalls('verify').length, 1, 'a mismatch is not retried');
   assertNoLeaks(result);
 });
 

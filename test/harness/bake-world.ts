@@ -1,7 +1,7 @@
 // One fixture for the end-to-end suites: a test world, the sample repository, a shared tool cache,
 // and `bake()`, which runs the bundle against them as a runner would.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach } from 'node:test';
@@ -9,7 +9,7 @@ import { startWorld, type World, type WorldOptions } from '../world/index.ts';
 import { REAL_TOOLS } from '../world/real-tools.ts';
 import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
 import { clearCalls, clearToolFaults } from '../world/standins/control.ts';
-import { type RunOptions, type RunResult, runAction } from './run-action.ts';
+import { leakedSecrets, type RunOptions, type RunResult, runAction } from './run-action.ts';
 
 export interface BakeWorld {
   readonly world: World;
@@ -75,10 +75,10 @@ export function useBakeWorld(services: readonly string[], options: WorldOptions 
     worldInputs() {
       return inputsFor(ready(world));
     },
-    bake(service, inputs = {}, runOptions = {}) {
+    async bake(service, inputs = {}, runOptions = {}) {
       const w = ready(world);
       const r = ready(repo);
-      return runAction({
+      const result = await runAction({
         toolCache: fixture.toolCache,
         ...runOptions,
         inputs: { service, ...fixture.worldInputs(), ...inputs, ...runOptions.inputs },
@@ -89,6 +89,10 @@ export function useBakeWorld(services: readonly string[], options: WorldOptions 
           ...runOptions.env,
         },
       });
+      // Every end-to-end run, failed or not: no secret shown, and after post nothing of ours under RUNNER_TEMP.
+      assert.deepEqual(leakedSecrets(result, [...w.secrets(), result.githubToken]), [], 'no secret is shown');
+      if (result.post?.code === 0) assert.deepEqual(await readdir(result.runnerTemp), [], 'post cleaned up');
+      return result;
     },
   };
   return fixture;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,22 @@ export interface RunOptions {
   post?: boolean;
   /** Kill main with SIGKILL after this long (a crashed or cancelled job). */
   killAfterMs?: number;
+  /**
+   * Kill main with SIGKILL as soon as this says so (polled every 20 ms with main's output so far), the way a
+   * runner that dies takes the step's tools with it. A killed step's whole process group goes.
+   */
+  killWhen?: (progress: { stdout: string; stderr: string }) => boolean | Promise<boolean>;
+  /** The signal of killAfterMs and killWhen: SIGKILL (default) to main's process group, else to main alone. */
+  killSignal?: 'SIGKILL' | 'SIGTERM' | 'SIGINT';
+  /** Called between main and post, e.g. to look at what a killed main left on disk. */
+  beforePost?: (between: {
+    state: Record<string, string>;
+    runnerTemp: string;
+    githubToken: string;
+  }) => Promise<void>;
   timeoutMs?: number;
+  /** Told each step's process as it starts (the benchmark samples its memory and times it). */
+  onSpawn?: (script: string, child: ChildProcess) => void;
 }
 
 export interface StepResult {
@@ -80,22 +95,72 @@ export function parseCommandFile(text: string): Record<string, string> {
 const unescapeCommand = (value: string) =>
   value.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 
+// Process groups of killable steps still alive: killed if the test process exits first, so no tool outlives it.
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of liveGroups) killGroup(pid);
+});
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {}
+}
+
 function step(script: string, env: NodeJS.ProcessEnv, options: RunOptions): Promise<StepResult> {
   return new Promise((resolveStep, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, script)], { env, cwd: env['GITHUB_WORKSPACE'] });
+    const killable = options.killAfterMs !== undefined || options.killWhen !== undefined;
+    // Its own process group, so a kill takes the tools it started too (as the runner's does).
+    const child = spawn(process.execPath, [join(ROOT, script)], {
+      env,
+      cwd: env['GITHUB_WORKSPACE'],
+      detached: killable,
+    });
+    options.onSpawn?.(script, child);
+    const pid = child.pid;
+    if (killable && pid !== undefined) liveGroups.add(pid);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => stdout.push(c));
     child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    const kill =
-      options.killAfterMs === undefined
-        ? undefined
-        : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
-    const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    let ended = false;
+    const hardKill = () => {
+      if (ended) return;
+      if (killable && pid !== undefined) killGroup(pid);
+      else child.kill('SIGKILL');
+    };
+    // SIGKILL takes the group; SIGTERM or SIGINT goes to main alone, as a runner cancelling a job sends it.
+    const signal = options.killSignal ?? 'SIGKILL';
+    const kill = () => {
+      if (ended) return;
+      if (signal === 'SIGKILL') hardKill();
+      else child.kill(signal);
+    };
+    const killer = options.killAfterMs === undefined ? undefined : setTimeout(kill, options.killAfterMs);
+    const watch = options.killWhen;
+    const poll = async (): Promise<void> => {
+      while (!ended) {
+        const progress = {
+          stdout: Buffer.concat(stdout).toString('utf8'),
+          stderr: Buffer.concat(stderr).toString('utf8'),
+        };
+        if (await watch?.(progress)) return kill();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    if (watch) poll().catch(reject);
+    const timeout = setTimeout(hardKill, options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearTimeout(kill);
+      ended = true;
+      clearTimeout(killer);
       clearTimeout(timeout);
+      // A killed group's members are gone or going. After a gentler signal, what main left running stays, for
+      // the test to see (the exit hook still ends it).
+      if (killable && pid !== undefined && signal === 'SIGKILL') {
+        killGroup(pid);
+        liveGroups.delete(pid);
+      }
       resolveStep({
         code,
         signal,
@@ -172,11 +237,14 @@ export async function runAction(options: RunOptions = {}): Promise<RunResult> {
   const state = parseCommandFile(await readFile(paths.GITHUB_STATE, 'utf8'));
   const summary = await readFile(paths.GITHUB_STEP_SUMMARY, 'utf8');
 
+  await options.beforePost?.({ state, runnerTemp, githubToken });
   let post: StepResult | undefined;
   if (options.post !== false) {
     const postEnv = { ...env };
     for (const [name, value] of Object.entries(state)) postEnv[`STATE_${name}`] = value;
-    post = await step('dist/post.js', postEnv, options);
+    // The runner runs post after a killed main too; the kill was main's alone.
+    const { killAfterMs: _a, killWhen: _w, killSignal: _s, ...postOptions } = options;
+    post = await step('dist/post.js', postEnv, postOptions);
   }
 
   const masks: string[] = [];

@@ -334,4 +334,123 @@ function trustedSuite(dir: string): void {
       assert.equal(registry.seen.length, 1);
     });
   });
+
+  describe('writes', () => {
+    const blob = Buffer.from('{"a flux config":true}');
+    const bodies: { type: string | undefined; body: Buffer }[] = [];
+    /** Answers an upload: POST opens a session at a relative Location, PUT stores the bytes it is sent. */
+    const upload =
+      (
+        put: (res: ServerResponse, n: number) => void = (res) => {
+          res.writeHead(201, { 'docker-content-digest': sha(blob) });
+          res.end();
+        },
+      ): Handler =>
+      (req, res, n) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          bodies.push({ type: req.headers['content-type'], body: Buffer.concat(chunks) });
+          if (req.method === 'POST') {
+            res.writeHead(202, { location: `/v2/svc/blobs/uploads/u${n}?_state=s${n}` });
+            return void res.end();
+          }
+          put(res, n);
+        });
+      };
+    beforeEach(() => {
+      bodies.length = 0;
+    });
+
+    test('a blob goes up in one POST and one PUT of its bytes to the session, ?digest= added, Basic auth on both', async () => {
+      registry.handle = upload();
+      await client().uploadBlob('svc', sha(blob), blob);
+      assert.deepEqual(
+        registry.seen.map((r) => r.method),
+        ['POST', 'PUT'],
+      );
+      const put = new URL(registry.seen[1]?.url ?? '', registry.origin);
+      assert.equal(put.pathname, '/v2/svc/blobs/uploads/u1');
+      assert.equal(put.searchParams.get('_state'), 's1');
+      assert.equal(put.searchParams.get('digest'), sha(blob));
+      assert.deepEqual(bodies[1], { type: 'application/octet-stream', body: blob });
+      for (const r of registry.seen) assert.equal(r.authorization, `Basic ${AUTH}`);
+    });
+
+    test('a failed PUT re-opens the upload: the pair is retried as a whole, and the retry is reported', async () => {
+      registry.handle = upload((res, n) => {
+        if (n === 2) return registryError(res, 503, 'UNAVAILABLE');
+        res.writeHead(201);
+        res.end();
+      });
+      const told: string[] = [];
+      await client({ onRetry: (m) => told.push(m) }).uploadBlob('svc', sha(blob), blob);
+      assert.deepEqual(
+        registry.seen.map((r) => r.method),
+        ['POST', 'PUT', 'POST', 'PUT'],
+      );
+      assert.match(registry.seen[3]?.url ?? '', /^\/v2\/svc\/blobs\/uploads\/u3\?/);
+      assert.equal(told.length, 1);
+      assert.match(
+        told[0] ?? '',
+        /^upload of sha256:[0-9a-f]{64} to \S+ failed \(PUT \S+ answered 503 UNAVAILABLE/,
+      );
+    });
+
+    test('bytes that do not hash to the digest are never sent', async () => {
+      await assert.rejects(client().uploadBlob('svc', sha('other'), blob), /hashes to sha256:/);
+      assert.equal(registry.seen.length, 0);
+    });
+
+    test('an upload session on plain http is refused', async () => {
+      registry.handle = (_req, res) => {
+        res.writeHead(202, { location: 'http://127.0.0.1:1/v2/svc/blobs/uploads/x' });
+        res.end();
+      };
+      await assert.rejects(client().uploadBlob('svc', sha(blob), blob), /sent the upload to http:/);
+      assert.equal(registry.seen.length, 1);
+    });
+
+    test('a manifest is PUT with its media type; a registry naming another digest is an error', async () => {
+      registry.handle = upload((res) => {
+        res.writeHead(201, { 'docker-content-digest': sha(manifest) });
+        res.end();
+      });
+      const digest = await client().putManifest('svc', sha(manifest), MEDIA_TYPES.ociManifest, manifest);
+      assert.equal(digest, sha(manifest));
+      assert.equal(registry.seen[0]?.url, `/v2/svc/manifests/${encodeURIComponent(sha(manifest))}`);
+      assert.deepEqual(bodies[0], { type: MEDIA_TYPES.ociManifest, body: manifest });
+
+      registry.handle = upload((res) => {
+        res.writeHead(201, { 'docker-content-digest': sha('something else') });
+        res.end();
+      });
+      await assert.rejects(
+        client().putManifest('svc', '1.2.3', MEDIA_TYPES.ociManifest, manifest),
+        /stored sha256:[0-9a-f]{64}, not sha256:/,
+      );
+      await assert.rejects(
+        client().putManifest('svc', sha('other'), MEDIA_TYPES.ociManifest, manifest),
+        /to PUT as sha256:[0-9a-f]{64} hashes to/,
+      );
+    });
+
+    test('TAG_INVALID is not retried and keeps its code; 401 says the role may push', async () => {
+      registry.handle = (_req, res) => registryError(res, 400, 'TAG_INVALID', 'tag is immutable');
+      await assert.rejects(
+        client().putManifest('svc', '1.2.3', MEDIA_TYPES.ociManifest, manifest),
+        (error) => {
+          assert.ok(error instanceof RegistryError);
+          assert.equal(error.code, 'TAG_INVALID');
+          return true;
+        },
+      );
+      assert.equal(registry.seen.length, 1);
+      registry.handle = (_req, res) => registryError(res, 401, 'DENIED');
+      await assert.rejects(client().uploadBlob('svc', sha(blob), blob), (error: RegistryError) => {
+        assert.match(error.hint ?? '', /may push to this repository/);
+        return true;
+      });
+    });
+  });
 }

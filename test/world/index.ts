@@ -15,7 +15,7 @@ import { ensurePrereqs } from './prereqs.ts';
 import { publishRealTools, REAL_TOOLS } from './real-tools.ts';
 import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
-import { writeOidcJwks } from './standins/control.ts';
+import { type ToolDelays, writeOidcJwks, writeToolDelays } from './standins/control.ts';
 import { publishStandins } from './standins/publish.ts';
 import { type StsServer, startSts } from './sts.ts';
 import { startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
@@ -31,6 +31,7 @@ export { GITHUB_OIDC_ISSUER } from './oidc.ts';
 export { ensurePrereqs } from './prereqs.ts';
 export { liveRegistryPids } from './registry.ts';
 export { registryTarget } from './registry-front.ts';
+export type { ToolDelays } from './standins/control.ts';
 export { DEFAULT_ROLE_ARN } from './sts.ts';
 export { TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
 
@@ -74,6 +75,10 @@ export interface WorldOptions {
   publishStandins?: boolean;
   /** Keep the world directory after stop() (default: removed unless TEST_WORLD_KEEP=1). */
   keepDir?: boolean;
+  /** The mirror's per-download rate in bytes per second (the benchmark's bandwidth); default unlimited. */
+  mirrorBytesPerSecond?: number;
+  /** Extra time each stand-in command's work takes (the benchmark's latency model); default none. */
+  toolDelays?: ToolDelays;
 }
 
 export interface SeededImage {
@@ -224,10 +229,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ...(options.sha ? { sha: options.sha } : {}),
         ...(options.jobWorkflowRef ? { jobWorkflowRef: options.jobWorkflowRef } : {}),
       }).then(track),
-      startMirror(mirrorRoot, tls, counters, faults).then(track),
+      startMirror(
+        mirrorRoot,
+        tls,
+        counters,
+        faults,
+        options.mirrorBytesPerSecond ? { bytesPerSecond: options.mirrorBytesPerSecond } : {},
+      ).then(track),
       startBlobHost(tls, counters, faults).then(track),
     ]);
     writeOidcJwks(controlDir, oidc.jwks);
+    if (options.toolDelays) writeToolDelays(controlDir, options.toolDelays);
     if (REAL_TOOLS && standinsPublished)
       await publishRealTools((path, bytes) => mirror.publish(path, bytes), STANDIN_VERSIONS);
     const teleport: TeleportServer = track(

@@ -2,6 +2,8 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters } from './counters.ts';
 import type { Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps } from './https-server.ts';
@@ -32,11 +34,33 @@ const style: ServiceFaultStyle = {
   statusFor: () => 500,
 };
 
+export interface MirrorOptions {
+  /** Each download streams at most this fast (a CDN's per-connection rate); default unlimited. */
+  bytesPerSecond?: number;
+}
+
+/** Passes bytes on no faster than `bytesPerSecond` since the first one. */
+export function throttle(bytesPerSecond: number): Transform {
+  let started: number | undefined;
+  let sent = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      started ??= performance.now();
+      sent += chunk.length;
+      const due = started + (sent / bytesPerSecond) * 1000 - performance.now();
+      // Sleeping only when ahead by a few ms keeps timer granularity from slowing the stream further.
+      if (due < 4) return done(null, chunk);
+      sleep(due).then(() => done(null, chunk), done);
+    },
+  });
+}
+
 export async function startMirror(
   root: string,
   tls: WorldTls,
   counters: Counters,
   faults: Faults,
+  options: MirrorOptions = {},
 ): Promise<Mirror> {
   await mkdir(root, { recursive: true });
   const base = resolve(root);
@@ -65,7 +89,8 @@ export async function startMirror(
     });
     if (req.method === 'HEAD') return void res.end();
     const stream = createReadStream(file);
-    stream.pipe(res);
+    const rate = options.bytesPerSecond;
+    (rate ? stream.pipe(throttle(rate)) : stream).pipe(res);
     res.on('close', () => stream.destroy());
   });
   return {

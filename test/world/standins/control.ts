@@ -239,6 +239,23 @@ export function clearCalls(controlDir: string): void {
   rmSync(join(controlDir, CALLS_FILE), { force: true });
 }
 
+/** Extra time a tool command's own work takes, in ms (the benchmark's latency model), e.g. `{ 'cosign sign': 2000 }`. */
+export type ToolDelays = Partial<Record<`${ToolName} ${ToolCommand}`, number>>;
+export const DELAYS_FILE = 'delays.json';
+
+export function writeToolDelays(controlDir: string, delays: ToolDelays): void {
+  ensureControlDir(controlDir);
+  writeAtomic(join(controlDir, DELAYS_FILE), `${JSON.stringify(delays, null, 2)}\n`);
+}
+
+/** Stand-in side: the delay for this command, 0 when none is set. */
+export function readToolDelay(controlDir: string, tool: ToolName, command: ToolCommand): number {
+  const path = join(controlDir, DELAYS_FILE);
+  if (!existsSync(path)) return 0;
+  const delays = JSON.parse(readFileSync(path, 'utf8')) as ToolDelays;
+  return delays[`${tool} ${command}`] ?? 0;
+}
+
 /** Lets the cosign stand-in verify OIDC token signatures the way Fulcio does. */
 export function writeOidcJwks(controlDir: string, jwks: { keys: readonly object[] }): void {
   ensureControlDir(controlDir);

@@ -1,5 +1,12 @@
 // What every stand-in shares at run time: the values baked in at publish time, call logging and fault lookup.
-import { recordCall, type ToolCommand, type ToolFault, type ToolName, takeToolFault } from '../control.ts';
+import {
+  readToolDelay,
+  recordCall,
+  type ToolCommand,
+  type ToolFault,
+  type ToolName,
+  takeToolFault,
+} from '../control.ts';
 
 declare const __STANDIN_CONTROL_DIR__: string;
 declare const __STANDIN_VERSION__: string;
@@ -50,6 +57,8 @@ export function logCall(b: Baked, tool: ToolName, argv: readonly string[], comma
 }
 
 export function takeFault(b: Baked, tool: ToolName, command: ToolCommand): ToolFault | undefined {
+  // Every working command passes here once, so the latency model's time for it is spent here.
+  spendDelay(b, tool, command);
   try {
     return takeToolFault(b.controlDir, tool, command);
   } catch (error) {
@@ -75,4 +84,15 @@ export async function exitAfterFlush(code: number): Promise<never> {
     new Promise<void>((resolve) => process.stderr.write('', () => resolve())),
   ]);
   process.exit(code);
+}
+
+/** Blocks for the command's delay from the control directory (a benchmark's stand-in for real work). */
+function spendDelay(b: Baked, tool: ToolName, command: ToolCommand): void {
+  let ms = 0;
+  try {
+    ms = readToolDelay(b.controlDir, tool, command);
+  } catch (error) {
+    process.stderr.write(`stand-in: could not read delays: ${(error as Error).message}\n`);
+  }
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

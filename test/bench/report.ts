@@ -1,0 +1,165 @@
+// The benchmark's figures: medians of the measured runs, each against its target, as a table and as JSON.
+import { cpus, loadavg } from 'node:os';
+import { ganttBar } from '../../src/timeline.ts';
+import { LATENCY } from './latency.ts';
+import type { Measured } from './measure.ts';
+
+export const SCENARIOS = ['cold', 'warm', 'rerun'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export type Runs = Record<Scenario, Measured[]>;
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** `value <= max` passes. */
+  max?: number;
+  /** `value >= min` passes. */
+  min?: number;
+}
+
+export interface Context {
+  runs: Runs;
+  /** An empty `node` process from its start to its first line, per sample: what no bundle can undercut. */
+  nodeStartMs: number[];
+  bundleBytes: number;
+  postBytes: number;
+}
+
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** The critical path most of a scenario's runs took. */
+export function commonPath(runs: readonly Measured[]): string {
+  const counts = new Map<string, number>();
+  for (const run of runs) {
+    const key = run.criticalPath.join(' → ');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+}
+
+export function figures({ runs, nodeStartMs, bundleBytes, postBytes }: Context): Figure[] {
+  const med = (scenario: Scenario, pick: (m: Measured) => number) => median(runs[scenario].map(pick));
+  const all = SCENARIOS.flatMap((s) => runs[s]);
+  const out: Figure[] = [];
+  for (const s of SCENARIOS) {
+    out.push(
+      { name: `${s}: wall`, value: med(s, (m) => m.wallMs) / 1000, unit: 's' },
+      { name: `${s}: stages summed (sequential)`, value: med(s, (m) => m.sequentialMs) / 1000, unit: 's' },
+      { name: `${s}: critical path`, value: med(s, (m) => m.criticalPathMs) / 1000, unit: 's' },
+      {
+        name: `${s}: wall / critical path`,
+        value: med(s, (m) => m.wallMs / m.criticalPathMs),
+        unit: '×',
+        ...(s === 'warm' ? { max: 1.15 } : {}),
+      },
+      {
+        name: `${s}: sequential / wall`,
+        value: med(s, (m) => m.sequentialMs / m.wallMs),
+        unit: '×',
+        ...(s === 'cold' ? { min: 1.5 } : {}),
+      },
+    );
+  }
+  out.push(
+    {
+      name: 're-run / first run (cold cache)',
+      value: med('rerun', (m) => m.wallMs) / med('cold', (m) => m.wallMs),
+      unit: '×',
+      max: 0.35,
+    },
+    {
+      name: 're-run / first run (warm cache)',
+      value: med('rerun', (m) => m.wallMs) / med('warm', (m) => m.wallMs),
+      unit: '×',
+    },
+    { name: 'dist/index.js', value: bundleBytes / 1e6, unit: 'MB', max: 1.5 },
+    { name: 'dist/post.js', value: postBytes / 1e6, unit: 'MB' },
+    {
+      name: 'process start → first stage',
+      value: median(all.map((m) => m.firstStageMs)),
+      unit: 'ms',
+      max: 150,
+    },
+    { name: '  of which an empty node process', value: median(nodeStartMs), unit: 'ms' },
+    { name: 'peak RSS (highest run)', value: Math.max(...all.map((m) => m.peakRssMb)), unit: 'MB', max: 150 },
+    { name: 'peak RSS (median run)', value: median(all.map((m) => m.peakRssMb)), unit: 'MB' },
+    { name: 'post step: wall', value: median(all.map((m) => m.postWallMs)), unit: 'ms' },
+  );
+  return out;
+}
+
+export const verdict = (f: Figure): string => {
+  if (f.max !== undefined) return f.value <= f.max ? 'pass' : 'FAIL';
+  if (f.min !== undefined) return f.value >= f.min ? 'pass' : 'FAIL';
+  return '';
+};
+
+export const target = (f: Figure): string =>
+  f.max !== undefined ? `≤ ${f.max}` : f.min !== undefined ? `≥ ${f.min}` : '';
+
+const shown = (f: Figure): string =>
+  `${f.value.toFixed(f.unit === 'ms' || (f.unit === 'MB' && f.value > 10) ? 0 : 2)} ${f.unit}`;
+
+/** The run whose wall time is the scenario's median, as a text timeline. */
+function timeline(runs: readonly Measured[]): string[] {
+  const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  const run = sorted[(sorted.length - 1) >> 1];
+  if (!run) return [];
+  const total = Math.max(...run.timings.map((t) => t.end));
+  const onPath = new Set(run.criticalPath);
+  return [...run.timings]
+    .filter((t) => t.status !== 'not run')
+    .sort((a, b) => a.start - b.start)
+    .map(
+      (t) =>
+        `  ${t.stage.padEnd(17)}${`${t.start}`.padStart(6)} ms ${`+${t.end - t.start}`.padStart(6)} ms  ${ganttBar(t, total, 48, onPath.has(t.stage) ? '█' : '▒')}`,
+    );
+}
+
+export function print(context: Context, list: readonly Figure[]): void {
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+  for (const s of SCENARIOS) {
+    console.log(`\n${s}: the median run (█ critical path, ▒ alongside)`);
+    for (const line of timeline(context.runs[s])) console.log(line);
+  }
+  console.log(
+    `\nmedians of ${context.runs.cold.length} runs each; node ${process.version}, ${cpus().length} CPUs, load ${load}`,
+  );
+  console.log(`${'figure'.padEnd(42)}${'value'.padStart(12)}  ${'target'.padEnd(9)} result`);
+  for (const f of list) {
+    console.log(`${f.name.padEnd(42)}${shown(f).padStart(12)}  ${target(f).padEnd(9)} ${verdict(f)}`);
+  }
+  for (const s of SCENARIOS) console.log(`critical path, ${s}: ${commonPath(context.runs[s])}`);
+}
+
+/** Everything needed to compare two benchmark runs later. */
+export function json(context: Context, list: readonly Figure[]): string {
+  return `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      loadavg: loadavg(),
+      runs: context.runs.cold.length,
+      model: LATENCY,
+      figures: list.map((f) => ({ ...f, target: target(f), result: verdict(f) })),
+      criticalPaths: Object.fromEntries(SCENARIOS.map((s) => [s, commonPath(context.runs[s])])),
+      nodeStartMs: context.nodeStartMs,
+      samples: Object.fromEntries(
+        SCENARIOS.map((s) => [s, context.runs[s].map(({ result: _result, ...m }) => m)]),
+      ),
+    },
+    null,
+    2,
+  )}\n`;
+}

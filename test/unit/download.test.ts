@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { download } from '../../src/tools.ts';
+
+const BODY = Buffer.from('the release asset\n'.repeat(1000));
+/** What the server does with each request, in order; then it serves BODY. */
+let plan: ((res: ServerResponse) => void)[] = [];
+let requests = 0;
+let base: string;
+let dir: string;
+const server = createServer((_req, res) => {
+  requests++;
+  const next = plan.shift();
+  if (next) return next(res);
+  res.writeHead(200, { 'content-length': BODY.length }).end(BODY);
+});
+const quick = { log: { info: () => {} }, retry: { sleep: async () => {} }, stallMs: 200 };
+
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = await mkdtemp(join(tmpdir(), 'download-test-'));
+});
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const fresh = async () => join(await mkdtemp(join(dir, 'd-')), 'asset');
+
+test('server errors and throttling are retried, and the sha256 is of the bytes kept', async () => {
+  plan = [(res) => res.writeHead(503).end(), (res) => res.writeHead(429).end()];
+  requests = 0;
+  const dest = await fresh();
+  const { path, sha256 } = await download(`${base}/a`, dest, quick);
+  assert.equal(requests, 3);
+  assert.deepEqual(await readFile(path), BODY);
+  assert.equal(sha256, createHash('sha256').update(BODY).digest('hex'));
+});
+
+test('a server that stops sending is abandoned after the stall time and asked again', async () => {
+  // Headers and half the body, then silence: the partial file goes, the second attempt completes.
+  plan = [(res) => res.writeHead(200, { 'content-length': BODY.length }).write(BODY.subarray(0, 100))];
+  requests = 0;
+  const dest = await fresh();
+  const start = performance.now();
+  await download(`${base}/b`, dest, quick);
+  assert.equal(requests, 2);
+  assert.ok(performance.now() - start < 3_000);
+  assert.deepEqual(await readFile(dest), BODY);
+});
+
+test('a 404 is an answer, not retried; nothing is left behind', async () => {
+  plan = [(res) => res.writeHead(404).end('not found')];
+  requests = 0;
+  const dest = await fresh();
+  await assert.rejects(download(`${base}/c`, dest, quick), /cannot download http:\/\/\S+\/c \(HTTP 404\)/);
+  assert.equal(requests, 1);
+  assert.deepEqual(await readdir(join(dest, '..')), []);
+});
+
+test('a server that never answers fails after the attempts, naming the URL', async () => {
+  plan = [() => {}, () => {}, () => {}, () => {}];
+  requests = 0;
+  await assert.rejects(download(`${base}/d`, await fresh(), quick), /cannot download http:\/\/\S+\/d/);
+  assert.equal(requests, 4);
+  plan = [];
+});

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { ActionError } from './errors.ts';
+import { classifyHttp, HttpStatusError } from './http.ts';
 import { checkJwt, type JwtClaims, JwtError } from './jwt.ts';
 import { type RetryOptions, retry } from './retry.ts';
-import { classifyHttp, HttpStatusError } from './stages/teleport-version.ts';
 
 /** The audience Fulcio accepts for GitHub tokens. */
 export const SIGSTORE_AUDIENCE = 'sigstore';

@@ -11,6 +11,37 @@ const STATUS: Record<Timing['status'], string> = {
   'not run': '— not run',
 };
 
+/** The order a reader wants the facts in, whatever order the stages finished in; others go last. */
+const FACT_ORDER = [
+  'would push',
+  'target',
+  'revision',
+  'source',
+  'commit',
+  'files baked',
+  'files substituted',
+  'images verified',
+  'repository',
+  'push',
+  'pulled back',
+  'signature',
+  'signer identity',
+  'signer issuer',
+  'signature verified',
+  'mirror',
+  'Teleport version',
+  'workload identity',
+  'role',
+  'registry',
+  'tbot',
+  'flux',
+  'cosign',
+];
+const rank = (label: string) => {
+  const at = FACT_ORDER.indexOf(label);
+  return at === -1 ? FACT_ORDER.length : at;
+};
+
 /** Cells of the timeline column: wide enough to tell stages apart, narrow enough for the table. */
 const BAR_CELLS = 24;
 
@@ -39,7 +70,9 @@ export async function writeSummary(
   const outputs = ['version', 'digest', 'artifact', 'reused']
     .filter((name) => ctx.outputs.has(name))
     .map((name) => [{ data: name }, { data: code(ctx.outputs.get(name) ?? '') }]);
-  const facts = ctx.facts.map((fact) => [{ data: escapeHtml(fact.label) }, { data: fact.value }]);
+  const facts = [...ctx.facts]
+    .sort((a, b) => rank(a.label) - rank(b.label))
+    .map((fact) => [{ data: escapeHtml(fact.label) }, { data: fact.value }]);
   const rows = [...outputs, ...facts];
   if (rows.length > 0)
     s.addTable([

@@ -1,5 +1,6 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { childEnv, OIDC_REQUEST } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
@@ -32,7 +33,7 @@ async function git(args: string[], options: { cwd: string; env?: NodeJS.ProcessE
 
 /** The token travels as an HTTP header set through git's environment: never argv, URL or disk. */
 export function gitAuthEnv(serverUrl: string, token: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: '0' };
+  const env = childEnv({ remove: OIDC_REQUEST, set: { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: '0' } });
   if (token === '' || !/^https?:/.test(serverUrl)) return env;
   const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
   return {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import type { GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
 import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { childEnv, OIDC_REQUEST } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
@@ -22,21 +23,13 @@ declare module '../context.ts' {
   }
 }
 
-// Credentials a runner may carry from earlier steps: the child tools authenticate through DOCKER_CONFIG only.
-const WITHHELD = /^(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|INPUT_.*)$/;
-
 /**
  * The environment flux and cosign run with: the action's own (SSL_CERT_FILE and the OIDC request
  * variables pass through) plus DOCKER_CONFIG, without AWS credentials or the action's inputs (the token).
  */
 export function toolEnv(ctx: Context): NodeJS.ProcessEnv {
-  const { dockerConfig } = need(ctx, 'login');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!WITHHELD.test(name)) env[name] = value;
-  }
-  env['DOCKER_CONFIG'] = dockerConfig;
-  return env;
+  // flux and cosign authenticate through DOCKER_CONFIG only; cosign gets its one OIDC token separately.
+  return childEnv({ remove: OIDC_REQUEST, set: { DOCKER_CONFIG: need(ctx, 'login').dockerConfig } });
 }
 
 /** Splits ECR's base64 `AWS:<password>` token, or says why it cannot. */

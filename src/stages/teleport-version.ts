@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
 import { ActionError } from '../errors.ts';
+import { classifyHttp, HttpStatusError } from '../http.ts';
 import { show } from '../inputs.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { isNetworkError, retry, type Verdict } from '../retry.ts';
+import { retry } from '../retry.ts';
 
 declare module '../context.ts' {
   interface Results {
@@ -18,23 +19,6 @@ const FIND = z.object({
   server_version: z.optional(z.string()),
   auto_update: z.nullish(z.partial(z.object({ tools_version: z.optional(z.string()) }))),
 });
-
-/** An HTTP answer that is not 200, kept for the classifier and the message. */
-export class HttpStatusError extends Error {
-  constructor(
-    readonly url: string,
-    readonly status: number,
-    detail: string,
-  ) {
-    super(`GET ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`);
-    this.name = 'HttpStatusError';
-  }
-}
-
-export function classifyHttp(error: unknown): Verdict {
-  if (error instanceof HttpStatusError) return error.status >= 500 || error.status === 429 ? 'retry' : 'fail';
-  return isNetworkError(error) ? 'retry' : 'fail';
-}
 
 /** The tools version from a `/webapi/find` body: `auto_update.tools_version`, else `server_version`. */
 export function versionFromFind(body: unknown): string | undefined {

@@ -2,6 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { stringify } from 'yaml';
+import { childEnv } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
@@ -38,14 +39,9 @@ export function tbotConfig(ctx: Pick<Context, 'inputs'>, destination: string): s
   });
 }
 
-/** The action's environment without what tbot rejects (both proxy variables) or must not see (inputs). */
-export function tbotEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (name === 'TELEPORT_PROXY' || name === 'TELEPORT_AUTH_SERVER' || name.startsWith('INPUT_')) continue;
-    out[name] = value;
-  }
-  return out;
+/** The action's environment without what tbot rejects (both proxy variables set) or must not see. */
+export function tbotEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return childEnv({ base, remove: ['TELEPORT_PROXY', 'TELEPORT_AUTH_SERVER'] });
 }
 
 type Svid = { jwt: string; expiresAt: Date } | { problem: string };

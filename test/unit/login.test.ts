@@ -36,7 +36,7 @@ test('config.json holds the configured host only, private to the runner user, an
   await assert.rejects(writeDockerConfig({ root }, 'other', auth), /EEXIST/);
 });
 
-test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials or action inputs', () => {
+test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials, action inputs or OIDC request', () => {
   const saved = { ...process.env };
   try {
     Object.assign(process.env, {
@@ -53,7 +53,7 @@ test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials or
     const env = toolEnv(ctx);
     assert.equal(env['DOCKER_CONFIG'], '/private/docker');
     assert.equal(env['SSL_CERT_FILE'], '/ca.pem');
-    assert.equal(env['ACTIONS_ID_TOKEN_REQUEST_URL'], 'https://oidc');
+    assert.equal(env['ACTIONS_ID_TOKEN_REQUEST_URL'], undefined, 'only tbot and the action ask for OIDC tokens');
     for (const name of [
       'AWS_ACCESS_KEY_ID',
       'AWS_SECRET_ACCESS_KEY',

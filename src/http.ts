@@ -1,0 +1,19 @@
+import { isNetworkError, type Verdict } from './retry.ts';
+
+/** An HTTP answer that is not 200, kept for the classifier and the message. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    detail: string,
+  ) {
+    super(`GET ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`);
+    this.name = 'HttpStatusError';
+  }
+}
+
+/** Plain HTTPS endpoints (Teleport's /webapi/find, the runner's OIDC endpoint): 5xx, 429 and network retry. */
+export function classifyHttp(error: unknown): Verdict {
+  if (error instanceof HttpStatusError) return error.status >= 500 || error.status === 429 ? 'retry' : 'fail';
+  return isNetworkError(error) ? 'retry' : 'fail';
+}

@@ -1,11 +1,13 @@
 // `npm run bench`: runs the bundle in the test world under the latency model (latency.ts): on a cold tool
 // cache, on a warm one, and again on a finished bake, several times each; prints the medians against the
 // targets and writes them to .bench/results.json so that runs can be compared. Not part of `npm test`.
+
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { inputsFor } from '../harness/bake-world.ts';
 import { PRIMARY_REGION, startWorld, type World } from '../world/index.ts';
 import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
 import { injectNetworkDelays, LATENCY, latencyWorldOptions } from './latency.ts';
@@ -32,17 +34,7 @@ async function bake(world: World, repo: SampleRepo, scratch: string, version: st
     dir: await mkdtemp(join(scratch, `run-${version}-`)),
     toolCache,
     timeoutMs: 300_000,
-    inputs: {
-      service: SERVICE,
-      images: IMAGE,
-      tag: version,
-      'ecr-registry': world.registryHost,
-      'aws-role-arn': world.roleArn,
-      'teleport-fqdn': world.teleportFqdn,
-      'tool-mirror': world.mirrorUrl,
-      'flux-version': world.standinVersions.flux,
-      'cosign-version': world.standinVersions.cosign,
-    },
+    inputs: { ...inputsFor(world), service: SERVICE, images: IMAGE, tag: version },
     env: { ...world.env(), GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: repo.repository },
   });
 }

@@ -1,9 +1,11 @@
 // A test world that a reliability suite starts and stops itself (several run side by side), and the checks
 // every reliability run ends with: no secret shown, nothing of ours left under RUNNER_TEMP.
+
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inputsFor } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunOptions, type RunResult, runAction } from '../harness/run-action.ts';
 import { startWorld, type World, type WorldOptions } from '../world/index.ts';
 import { getManifest } from '../world/oci.ts';
@@ -46,14 +48,8 @@ export async function startLab(services: readonly string[], options: WorldOption
         toolCache: shared,
         ...runOptions,
         inputs: {
+          ...inputsFor(world),
           service,
-          images: '',
-          'ecr-registry': world.registryHost,
-          'aws-role-arn': world.roleArn,
-          'teleport-fqdn': world.teleportFqdn,
-          'tool-mirror': world.mirrorUrl,
-          'flux-version': world.standinVersions.flux,
-          'cosign-version': world.standinVersions.cosign,
           ...inputs,
         },
         env: {

@@ -53,7 +53,11 @@ test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials, a
     const env = toolEnv(ctx);
     assert.equal(env['DOCKER_CONFIG'], '/private/docker');
     assert.equal(env['SSL_CERT_FILE'], '/ca.pem');
-    assert.equal(env['ACTIONS_ID_TOKEN_REQUEST_URL'], undefined, 'only tbot and the action ask for OIDC tokens');
+    assert.equal(
+      env['ACTIONS_ID_TOKEN_REQUEST_URL'],
+      undefined,
+      'only tbot and the action ask for OIDC tokens',
+    );
     for (const name of [
       'AWS_ACCESS_KEY_ID',
       'AWS_SECRET_ACCESS_KEY',

@@ -1,25 +1,43 @@
-// What the test suite may leave behind on Linux: processes it started (registries, stand-in tools, the
-// action) and loopback listeners. Compared before and after a run, so other processes on the machine don't count.
-import { readdirSync, readFileSync } from 'node:fs';
+// What a test run may leave behind on Linux: processes it started (registries, stand-in tools, the action)
+// and the loopback listeners they hold. A run marks its processes with RUN_MARK in their environment, so
+// nothing else on the machine is counted.
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-const OURS =
-  /docker-registry|bake-world-|bake-run-|bake-e2e-|bake-sandbox-|bake-oci-manifests-|dist\/(index|post)\.js/;
+export const RUN_MARK = 'BAKE_TEST_RUN';
 
-export function ourProcesses() {
+export const newRunMark = () => randomUUID();
+
+/** Live processes whose environment carries this run's mark, with their command lines. */
+export function markedProcesses(mark) {
   const found = new Map();
+  const needle = `${RUN_MARK}=${mark}`;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (Number(pid) !== process.pid && OURS.test(cmdline)) found.set(Number(pid), cmdline);
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(needle)) continue;
+      found.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
     } catch {
-      // the process ended while we looked
+      // the process ended while we looked, or is not ours to read
     }
   }
   return found;
 }
 
-export function loopbackListeners() {
-  const ports = new Set();
+/** Loopback ports in LISTEN state held by any of `pids`. */
+export function listenersOf(pids) {
+  const inodes = new Set();
+  for (const pid of pids) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        const socket = /^socket:\[(\d+)\]$/.exec(link);
+        if (socket) inodes.add(socket[1]);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const ports = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
     try {
@@ -28,10 +46,10 @@ export function loopbackListeners() {
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
-      const [, local, , state] = line.trim().split(/\s+/);
-      // 0A is LISTEN; 0100007F is 127.0.0.1 in /proc's little-endian hex.
-      if (state === '0A' && local?.startsWith('0100007F:'))
-        ports.add(Number.parseInt(local.split(':')[1], 16));
+      const fields = line.trim().split(/\s+/);
+      // fields: sl local remote state … inode (index 9); 0A is LISTEN.
+      if (fields[3] === '0A' && inodes.has(fields[9]))
+        ports.push(Number.parseInt(fields[1].split(':')[1], 16));
     }
   }
   return ports;

@@ -203,6 +203,8 @@ export async function runAction(options: RunOptions = {}): Promise<RunResult> {
 
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
+    // The test run's mark (scripts/test.mjs), so whatever the action leaves running is found afterwards.
+    ...(process.env['BAKE_TEST_RUN'] ? { BAKE_TEST_RUN: process.env['BAKE_TEST_RUN'] } : {}),
     HOME: process.env['HOME'],
     LANG: 'C.UTF-8',
     CI: 'true',

@@ -1,7 +1,8 @@
 // Runs node's test runner over test/**/*.test.ts (node 20 has no --test globs).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { listenersOf, markedProcesses, newRunMark, RUN_MARK } from './leftovers.mjs';
 
 const only = process.argv[2]; // unit | e2e | world | undefined for all
@@ -17,11 +18,29 @@ walk(only ? join('test', only) : 'test');
 files.sort();
 const extra = process.argv.slice(3);
 const mark = newRunMark();
+// spec for people, TAP into a file for the closing count.
+const tap = join(mkdtempSync(join(tmpdir(), 'bake-tests-')), 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...extra, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    '--test-concurrency=2',
+    ...extra,
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, [RUN_MARK]: mark } },
 );
+const count = (name) =>
+  Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(readFileSync(tap, 'utf8'))?.[1] ?? 0);
+const passed = count('pass');
+const failed = count('fail') + count('cancelled');
+rmSync(dirname(tap), { recursive: true, force: true });
 
 // No test may leave a process or a listening port behind, also when it failed.
 const stray = markedProcesses(mark);
@@ -33,4 +52,5 @@ if (stray.size > 0) {
   process.exit(1);
 }
 console.log('the tests left no process and no listening port behind');
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(result.status ?? 1);

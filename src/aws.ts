@@ -1,7 +1,8 @@
 import type * as Ecr from '@aws-sdk/client-ecr';
 import type * as Sts from '@aws-sdk/client-sts';
 import { type Context, need } from './context.ts';
-import { isNetworkError, type Verdict } from './retry.ts';
+import type { Log } from './log.ts';
+import { isNetworkError, type RetryOptions, type Verdict } from './retry.ts';
 
 /** Temporary credentials from STS; they live in memory only and never reach a child's environment. */
 export interface AwsCredentials {
@@ -80,4 +81,17 @@ export function classifyAwsError(error: unknown): Verdict {
   const status = awsStatus(error);
   if (status !== undefined && (status >= 500 || status === 429)) return 'retry';
   return 'fail';
+}
+
+/** The retry policy of every ECR call: AWS's classification, jittered backoff up to 10 s, each retry logged. */
+export function ecrRetry(signal: AbortSignal, log: Log, operation: string, attempts = 5): RetryOptions {
+  return {
+    attempts,
+    baseMs: 1_000,
+    maxDelayMs: 10_000,
+    classify: classifyAwsError,
+    signal,
+    onRetry: (error, n, ms) =>
+      log.info(`${operation}: attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
+  };
 }

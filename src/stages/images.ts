@@ -1,5 +1,5 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
 import { need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
@@ -43,15 +43,7 @@ export async function checkImage(
         client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [imageId] }), {
           abortSignal: signal,
         }),
-      {
-        attempts: 5,
-        baseMs: 1_000,
-        maxDelayMs: 10_000,
-        classify: classifyAwsError,
-        signal,
-        onRetry: (error, n, ms) =>
-          log.info(`DescribeImages ${name}: attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
-      },
+      ecrRetry(signal, log, `DescribeImages ${name}`),
     );
     const digest = answer.imageDetails?.[0]?.imageDigest;
     return digest ? { image: repository, name, digest } : { image: repository, name, absent: 'no such tag' };

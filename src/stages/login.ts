@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import type { GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
 import { childEnv, OIDC_REQUEST } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
@@ -62,14 +62,7 @@ export async function ecrAuthorization(ctx: Context, region: string, log: Log): 
   try {
     response = await retry(
       () => client.send(new GetAuthorizationTokenCommand({}), { abortSignal: ctx.signal }),
-      {
-        attempts: 4,
-        baseMs: 1000,
-        classify: classifyAwsError,
-        signal: ctx.signal,
-        onRetry: (error, n, ms) =>
-          log.info(`GetAuthorizationToken attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
-      },
+      ecrRetry(ctx.signal, log, `GetAuthorizationToken in ${region}`, 4),
     );
   } catch (error) {
     throw new ActionError(`ECR GetAuthorizationToken failed in ${region}`, {

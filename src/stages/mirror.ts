@@ -1,5 +1,5 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
 import { type Context, need } from '../context.ts';
 import { type Copied, copyByDigest } from '../copy-image.ts';
 import { signatureTag } from '../cosign.ts';
@@ -77,17 +77,7 @@ async function storedSignatures(
           }),
           { abortSignal: ctx.signal },
         ),
-      {
-        attempts: 5,
-        baseMs: 1_000,
-        maxDelayMs: 10_000,
-        classify: classifyAwsError,
-        signal: ctx.signal,
-        onRetry: (error, n, ms) =>
-          log.info(
-            `BatchGetImage ${repository}:${tag}: attempt ${n} failed (${String(error)}); retrying in ${ms} ms`,
-          ),
-      },
+      ecrRetry(ctx.signal, log, `BatchGetImage ${repository}:${tag}`),
     );
     const manifest = answer.images?.[0]?.imageManifest;
     if (!manifest) throw new Error(answer.failures?.[0]?.failureReason ?? 'no manifest returned');

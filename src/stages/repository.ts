@@ -1,5 +1,5 @@
 import type { ECRClient, Repository } from '@aws-sdk/client-ecr';
-import { classifyAwsError, ecrClient, ecrSdk } from '../aws.ts';
+import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
 import { type Context, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
@@ -91,7 +91,7 @@ async function describe(client: ECRClient, name: string, signal: AbortSignal, lo
     const answer = await retry(
       () =>
         client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }), { abortSignal: signal }),
-      awsRetry(signal, log, 'DescribeRepositories'),
+      ecrRetry(signal, log, 'DescribeRepositories'),
     );
     return answer.repositories?.[0];
   } catch (error) {
@@ -99,16 +99,6 @@ async function describe(client: ECRClient, name: string, signal: AbortSignal, lo
     throw error;
   }
 }
-
-const awsRetry = (signal: AbortSignal, log: Log, operation: string) => ({
-  attempts: 5,
-  baseMs: 1_000,
-  maxDelayMs: 10_000,
-  classify: classifyAwsError,
-  signal,
-  onRetry: (error: unknown, n: number, ms: number) =>
-    log.info(`${operation}: attempt ${n} failed (${String(error)}); retrying in ${ms} ms`),
-});
 
 async function create(client: ECRClient, name: string, signal: AbortSignal, log: Log) {
   const { CreateRepositoryCommand } = await ecrSdk();
@@ -123,7 +113,7 @@ async function create(client: ECRClient, name: string, signal: AbortSignal, log:
           }),
           { abortSignal: signal },
         ),
-      awsRetry(signal, log, 'CreateRepository'),
+      ecrRetry(signal, log, 'CreateRepository'),
     );
     return { repository: answer.repository, created: true };
   } catch (error) {

@@ -2,7 +2,14 @@
 import { build } from 'esbuild';
 
 const entries = { index: 'src/main.ts', post: 'src/post.ts' };
-const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning' };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 
 const fail = (name) => `throw new Error('${name} is not in the bundle of bake-oci-manifests')`;
 
@@ -50,7 +57,9 @@ async function awsSdkText() {
       b.onResolve({ filter: /^node:/ }, (args) =>
         args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({ contents: `module.exports = require('${path}');` }));
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({
+        contents: `module.exports = require('${path}');`,
+      }));
     },
   };
   const { outputFiles } = await build({
@@ -65,7 +74,8 @@ async function awsSdkText() {
     plugins: [neverRun, builtinsViaRequire],
   });
   const text = outputFiles[0]?.text ?? '';
-  if (/\bimport\(/.test(text)) throw new Error('the AWS SDK text still holds a dynamic import(), which node:vm cannot run');
+  if (/\bimport\(/.test(text))
+    throw new Error('the AWS SDK text still holds a dynamic import(), which node:vm cannot run');
   return text;
 }
 
@@ -74,7 +84,10 @@ function lazyAwsSdk(text) {
   return {
     name: 'lazy-aws-sdk',
     setup(b) {
-      b.onResolve({ filter: /^@aws-sdk\/client-(ecr|sts)$/ }, (args) => ({ path: args.path.slice(-3), namespace: 'aws-sdk' }));
+      b.onResolve({ filter: /^@aws-sdk\/client-(ecr|sts)$/ }, (args) => ({
+        path: args.path.slice(-3),
+        namespace: 'aws-sdk',
+      }));
       b.onResolve({ filter: /^aws-sdk-text$/ }, () => ({ path: 'text', namespace: 'aws-sdk' }));
       b.onLoad({ filter: /^(ecr|sts)$/, namespace: 'aws-sdk' }, ({ path }) => ({
         contents: `module.exports = require('aws-sdk-text').${path};`,

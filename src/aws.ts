@@ -26,6 +26,11 @@ const TIMEOUTS = { connectionTimeout: 10_000, requestTimeout: 30_000, throwOnReq
 export const ecrSdk = (): Promise<typeof Ecr> => import('@aws-sdk/client-ecr');
 export const stsSdk = (): Promise<typeof Sts> => import('@aws-sdk/client-sts');
 
+/** Loads the SDK in the background while a stage waits on something else; a failure resurfaces on first use. */
+export function preloadAwsSdk(): void {
+  Promise.all([ecrSdk(), stsSdk()]).catch(() => {});
+}
+
 /** An ECR client in `region` signed with the credentials the `assume` stage obtained. */
 export async function ecrClient(ctx: Context, region: string): Promise<Ecr.ECRClient> {
   const { credentials } = need(ctx, 'assume');

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { access, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tc from '@actions/tool-cache';
+import { Parser } from 'tar/parse';
+import type { ReadEntry } from 'tar/read-entry';
 import { type Context, privateDir } from './context.ts';
 import { ActionError } from './errors.ts';
 import type { Log } from './log.ts';
@@ -256,6 +258,37 @@ async function expectedSha256(asset: Asset, options: InstallOptions, dir: string
 }
 
 /**
+ * Writes the regular file `member` of a verified gzipped tarball to `to`; false when there is none. Read in
+ * process: only the one file is written (a Teleport archive holds several large binaries), and no tar
+ * process prints into another stage's log.
+ */
+async function extractMember(archive: string, member: string, to: string): Promise<boolean> {
+  let writing: Promise<void> | undefined;
+  let copies = 0;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry(entry: ReadEntry) {
+      const path = posix.normalize(entry.path).replace(/^\.\/+/, '');
+      const regular = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
+      if (path !== member || !regular || ++copies > 1) return void entry.resume();
+      writing = pipeline(entry, createWriteStream(to));
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('error', reject);
+    parser.on('end', () => resolve());
+    createReadStream(archive)
+      .on('error', reject)
+      .pipe(parser as unknown as NodeJS.WritableStream);
+  });
+  await writing;
+  // tar would let a later copy win; an archive that holds two is not one to guess about.
+  if (copies > 1)
+    throw new ActionError(`the archive holds ${member} ${copies} times`, { hint: 'check the version' });
+  return writing !== undefined;
+}
+
+/**
  * Returns the tool from the runner's tool cache, or downloads it, checks its sha256 before anything is
  * extracted or run, and caches it per version and architecture.
  */
@@ -291,11 +324,8 @@ export async function installTool(
 
     let binary = file;
     if (asset.member !== undefined) {
-      const extracted = await tc.extractTar(file, join(dir, 'x'));
-      binary = join(extracted, asset.member);
-      try {
-        await access(binary);
-      } catch {
+      binary = join(dir, tool);
+      if (!(await extractMember(file, asset.member, binary))) {
         throw new ActionError(`${asset.file} holds no ${asset.member}`, { hint: 'check the version' });
       }
     }

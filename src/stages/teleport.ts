@@ -2,6 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { stringify } from 'yaml';
+import { preloadAwsSdk } from '../aws.ts';
 import { childEnv } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
@@ -81,6 +82,8 @@ export const teleport = stage({
     log.info(
       `tbot ${tbot.version}: joining ${ctx.inputs.teleportFqdn} with token '${ctx.inputs.teleportToken}' for workload identity '${ctx.inputs.teleportWorkloadIdentity}'`,
     );
+    // assume comes next and needs the SDK: it is compiled while tbot runs.
+    preloadAwsSdk();
     const started = Date.now();
     const result = await exec(tbot.path, args, {
       cwd: dir,

@@ -181,6 +181,25 @@ describe('installTool against a local mirror', () => {
     assert.deepEqual(await readdir(join(installed.path, '..')), ['tbot']);
   });
 
+  test('a verified archive without its binary fails, naming archive and member; nothing is cached', async () => {
+    const asset = assetFor('tbot', '17.50.2', 'amd64');
+    const src = await mkdtemp(join(root, 'teleport-'));
+    await mkdir(join(src, 'teleport', 'tbot'), { recursive: true });
+    await writeFile(join(src, 'teleport', 'tsh'), 'tsh');
+    const file = join(root, 'teleport-no-tbot.tar.gz');
+    await createTar({ gzip: true, file, cwd: src }, ['teleport']);
+    const tarball = await readFile(file);
+    serve(asset.url, tarball);
+    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  ${asset.file}\n`);
+    await assert.rejects(
+      installTool(asset, { mirror, workDir, log }),
+      /teleport-v17\.50\.2-linux-amd64-bin\.tar\.gz holds no teleport\/tbot/,
+      'a directory of that name is not the binary',
+    );
+    assert.equal(existsSync(join(process.env['RUNNER_TOOL_CACHE']!, 'tbot', '17.50.2')), false);
+    assert.deepEqual(await readdir(workDir), []);
+  });
+
   test('a mismatch fails before extraction, naming the URL and both hashes; nothing is cached or run', async () => {
     const asset = assetFor('flux', '2.51.0', 'amd64');
     const mark = join(root, 'ran-mismatch');

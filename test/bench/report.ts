@@ -20,7 +20,9 @@ export interface Figure {
 
 export interface Context {
   runs: Runs;
-  /** An empty `node` process from its start to its first line, per sample: what no bundle can undercut. */
+  /** `node --version` of the runtime that ran the action. */
+  node: string;
+  /** An empty process of that node, in the action's environment, from its start to its first line, per sample. */
   nodeStartMs: number[];
   bundleBytes: number;
   postBytes: number;
@@ -133,7 +135,7 @@ export function print(context: Context, list: readonly Figure[]): void {
     for (const line of timeline(context.runs[s])) console.log(line);
   }
   console.log(
-    `\nmedians of ${context.runs.cold.length} runs each; node ${process.version}, ${cpus().length} CPUs, load ${load}`,
+    `\nmedians of ${context.runs.cold.length} runs each; the action on node ${context.node}, ${cpus().length} CPUs, load ${load}`,
   );
   console.log(`${'figure'.padEnd(42)}${'value'.padStart(12)}  ${'target'.padEnd(9)} result`);
   for (const f of list) {
@@ -147,7 +149,7 @@ export function json(context: Context, list: readonly Figure[]): string {
   return `${JSON.stringify(
     {
       date: new Date().toISOString(),
-      node: process.version,
+      node: context.node,
       cpus: cpus().length,
       loadavg: loadavg(),
       runs: context.runs.cold.length,

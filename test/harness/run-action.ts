@@ -44,6 +44,8 @@ export interface RunOptions {
     githubToken: string;
   }) => Promise<void>;
   timeoutMs?: number;
+  /** The node binary that runs the steps, as the runner's runtime does; this process's own by default. */
+  node?: string;
   /** Told each step's process as it starts (the benchmark samples its memory and times it). */
   onSpawn?: (script: string, child: ChildProcess) => void;
 }
@@ -111,7 +113,7 @@ function step(script: string, env: NodeJS.ProcessEnv, options: RunOptions): Prom
   return new Promise((resolveStep, reject) => {
     const killable = options.killAfterMs !== undefined || options.killWhen !== undefined;
     // Its own process group, so a kill takes the tools it started too (as the runner's does).
-    const child = spawn(process.execPath, [join(ROOT, script)], {
+    const child = spawn(options.node ?? process.execPath, [join(ROOT, script)], {
       env,
       cwd: env['GITHUB_WORKSPACE'],
       detached: killable,

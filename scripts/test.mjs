@@ -1,8 +1,8 @@
 // Runs node's test runner over test/**/*.test.ts (node 20 has no --test globs).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { listenersOf, markedProcesses, newRunMark, RUN_MARK } from './leftovers.mjs';
 
 const only = process.argv[2]; // unit | e2e | world | undefined for all
@@ -18,8 +18,12 @@ walk(only ? join('test', only) : 'test');
 files.sort();
 const extra = process.argv.slice(3);
 const mark = newRunMark();
+const scratch = mkdtempSync(join(tmpdir(), 'bake-tests-'));
 // spec for people, TAP into a file for the closing count.
-const tap = join(mkdtempSync(join(tmpdir(), 'bake-tests-')), 'results.tap');
+const tap = join(scratch, 'results.tap');
+// The tests' temporary files live under the run's own directory, which goes when the run ends, failed or not.
+const temp = join(scratch, 'tmp');
+mkdirSync(temp);
 const result = spawnSync(
   process.execPath,
   [
@@ -34,13 +38,15 @@ const result = spawnSync(
     ...extra,
     ...files,
   ],
-  { stdio: 'inherit', env: { ...process.env, [RUN_MARK]: mark } },
+  { stdio: 'inherit', env: { ...process.env, [RUN_MARK]: mark, TMPDIR: temp } },
 );
 const count = (name) =>
   Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(readFileSync(tap, 'utf8'))?.[1] ?? 0);
 const passed = count('pass');
 const failed = count('fail') + count('cancelled');
-rmSync(dirname(tap), { recursive: true, force: true });
+// tsx keeps its compile cache there (tsx-<uid>); anything else is a test's.
+const leftTemp = readdirSync(temp).filter((name) => !name.startsWith('tsx-'));
+rmSync(scratch, { recursive: true, force: true });
 
 // No test may leave a process or a listening port behind, also when it failed.
 const stray = markedProcesses(mark);
@@ -52,5 +58,9 @@ if (stray.size > 0) {
   process.exit(1);
 }
 console.log('the tests left no process and no listening port behind');
+if (leftTemp.length > 0)
+  console.log(
+    `removed ${leftTemp.length} temporary entries the tests left: ${leftTemp.slice(0, 5).join(' ')}…`,
+  );
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(result.status ?? 1);

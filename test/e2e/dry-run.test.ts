@@ -19,6 +19,7 @@ const gitEnv = () => ({ GITHUB_SERVER_URL: repo.serverUrl, GITHUB_REPOSITORY: re
 
 test('a dry run on a tag push resolves, checks out, substitutes and reports what it would push', async () => {
   const result = await runAction({
+    dir: await mkdtemp(join(dir, 'run-')),
     inputs: { service: 'sample-service', 'dry-run': 'true', images: 'sample_service' },
     env: gitEnv(),
   });
@@ -45,6 +46,7 @@ test('a dry run on a tag push resolves, checks out, substitutes and reports what
 
 test('a dry run takes the workflow_dispatch input tag and the lightweight tag it names', async () => {
   const result = await runAction({
+    dir: await mkdtemp(join(dir, 'run-')),
     inputs: { service: 'sample-service', 'dry-run': 'true' },
     env: {
       ...gitEnv(),
@@ -63,6 +65,7 @@ test('a dry run takes the workflow_dispatch input tag and the lightweight tag it
 
 test('a branch push with no tag fails in resolve and says to set tag', async () => {
   const result = await runAction({
+    dir: await mkdtemp(join(dir, 'run-')),
     inputs: { service: 'sample-service', 'dry-run': 'true' },
     env: { ...gitEnv(), GITHUB_REF: 'refs/heads/main', GITHUB_REF_NAME: 'main' },
   });
@@ -72,6 +75,7 @@ test('a branch push with no tag fails in resolve and says to set tag', async () 
 
 test('a bad input fails with exit 1 naming the input, and nothing is fetched', async () => {
   const result = await runAction({
+    dir: await mkdtemp(join(dir, 'run-')),
     inputs: { service: 'Sample_Service', 'dry-run': 'true' },
     // An unreachable server: validation must fail before any fetch is tried.
     env: { GITHUB_SERVER_URL: 'file:///nonexistent', GITHUB_REPOSITORY: repo.repository },
@@ -84,6 +88,7 @@ test('a bad input fails with exit 1 naming the input, and nothing is fetched', a
 
 test('checkout: false bakes the workspace as it is', async () => {
   const result = await runAction({
+    dir: await mkdtemp(join(dir, 'run-')),
     inputs: { service: 'sample-service', 'dry-run': 'true', checkout: 'false', tag: '1.2.4' },
     env: { ...gitEnv(), GITHUB_WORKSPACE: repo.workTree },
   });

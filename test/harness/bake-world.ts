@@ -80,6 +80,8 @@ export function useBakeWorld(services: readonly string[], options: WorldOptions 
       const r = ready(repo);
       const result = await runAction({
         toolCache: fixture.toolCache,
+        // Under the fixture's scratch, which goes with it.
+        dir: await mkdtemp(join(ready(scratch), 'run-')),
         ...runOptions,
         inputs: { service, ...fixture.worldInputs(), ...inputs, ...runOptions.inputs },
         env: {

@@ -46,6 +46,7 @@ export async function startLab(services: readonly string[], options: WorldOption
     async bake(service, inputs = {}, runOptions = {}) {
       const result = await runAction({
         toolCache: shared,
+        dir: await mkdtemp(join(scratch, 'run-')),
         ...runOptions,
         inputs: {
           ...inputsFor(world),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,9 +27,10 @@ before(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   dir = await mkdtemp(join(tmpdir(), 'download-test-'));
 });
-after(() => {
+after(async () => {
   server.closeAllConnections();
   server.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 const fresh = async () => join(await mkdtemp(join(dir, 'd-')), 'asset');

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Runner } from '../../src/runner.ts';
 import { resolveVersion } from '../../src/stages/resolve.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bake-resolve-'));
+after(() => rm(dir, { recursive: true, force: true }));
 
 async function runner(options: { ref?: string; event?: string; payload?: unknown }): Promise<Runner> {
   const eventPath = join(dir, `${Math.random()}.json`);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { resolveBakeDir } from '../../src/stages/checkout.ts';
 import { type BakeOptions, bake, chartFindings } from '../../src/stages/substitute.ts';
 import { RecordingLog } from '../support/log.ts';
@@ -19,8 +19,12 @@ const options: BakeOptions = {
   displayPrefix: 'kustomization',
 };
 
+const roots: string[] = [];
+after(() => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
+
 async function tree(files: Record<string, string | Buffer>): Promise<{ source: string; target: string }> {
   const root = await mkdtemp(join(tmpdir(), 'bake-sub-'));
+  roots.push(root);
   const source = join(root, 'src');
   const target = join(root, 'out');
   await mkdir(source);

@@ -45,58 +45,72 @@ const neverRun = {
 };
 
 /**
- * The AWS SDK as one CommonJS text (about 390 kB, half of index.js). V8 pre-parses every function of a module
- * before it runs a line of it; kept in a string, the SDK is compiled only when a stage first talks to AWS
- * (src/aws.ts imports it lazily), so the action starts about 40 ms sooner and a dry run never compiles it.
+ * Packages kept in the bundle as CommonJS text and compiled with node:vm when first imported. V8 pre-parses
+ * every function of a module before it runs any of it, so code merely wrapped in a lazy function still costs
+ * start-up time; a string costs almost nothing. Only import() may reach them (checked after the build).
+ * - the AWS SDK (about 390 kB, more than half of index.js): nothing before `assume` needs it, a dry run never.
+ * - yaml (about 115 kB): substitute reads chart pins with it and teleport writes tbot's config.
+ * Each text maps the specifiers it serves to the export that holds them (undefined: the whole text).
  */
-async function awsSdkText() {
-  // A script run by node:vm has no module loader: the SDK's few dynamic imports of node builtins become requires.
-  const builtinsViaRequire = {
-    name: 'builtins-via-require',
-    setup(b) {
-      b.onResolve({ filter: /^node:/ }, (args) =>
-        args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined,
-      );
-      b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({
-        contents: `module.exports = require('${path}');`,
-      }));
-    },
-  };
+const LAZY = {
+  'aws-sdk': {
+    source: "export * as ecr from '@aws-sdk/client-ecr';\nexport * as sts from '@aws-sdk/client-sts';",
+    serves: { '@aws-sdk/client-ecr': 'ecr', '@aws-sdk/client-sts': 'sts' },
+  },
+  yaml: { source: "export * from 'yaml';", serves: { yaml: undefined } },
+};
+
+// A script run by node:vm has no module loader: dynamic imports of node builtins inside a text become requires.
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({
+      contents: `module.exports = require('${path}');`,
+    }));
+  },
+};
+
+async function lazyText(name, source) {
   const { outputFiles } = await build({
     ...common,
-    stdin: {
-      contents: "export * as ecr from '@aws-sdk/client-ecr';\nexport * as sts from '@aws-sdk/client-sts';",
-      resolveDir: process.cwd(),
-      loader: 'js',
-    },
+    stdin: { contents: source, resolveDir: process.cwd(), loader: 'js' },
     format: 'cjs',
     write: false,
     plugins: [neverRun, builtinsViaRequire],
   });
   const text = outputFiles[0]?.text ?? '';
   if (/\bimport\(/.test(text))
-    throw new Error('the AWS SDK text still holds a dynamic import(), which node:vm cannot run');
+    throw new Error(`the ${name} text holds a dynamic import(), which node:vm cannot run`);
   return text;
 }
 
-/** `import('@aws-sdk/client-ecr' | '@aws-sdk/client-sts')` resolves to its part of the SDK text, compiled once on first use. */
-function lazyAwsSdk(text) {
+/** Each served specifier becomes a stub that requires its text's module, which compiles the text once. */
+function lazyTexts(texts) {
+  const served = new Map(
+    Object.entries(LAZY).flatMap(([name, { serves }]) =>
+      Object.entries(serves).map(([spec, part]) => [spec, { name, part }]),
+    ),
+  );
   return {
-    name: 'lazy-aws-sdk',
+    name: 'lazy-texts',
     setup(b) {
-      b.onResolve({ filter: /^@aws-sdk\/client-(ecr|sts)$/ }, (args) => ({
-        path: args.path.slice(-3),
-        namespace: 'aws-sdk',
-      }));
-      b.onResolve({ filter: /^aws-sdk-text$/ }, () => ({ path: 'text', namespace: 'aws-sdk' }));
-      b.onLoad({ filter: /^(ecr|sts)$/, namespace: 'aws-sdk' }, ({ path }) => ({
-        contents: `module.exports = require('aws-sdk-text').${path};`,
-      }));
-      b.onLoad({ filter: /^text$/, namespace: 'aws-sdk' }, () => ({
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (served.has(args.path)) return { path: args.path, namespace: 'lazy' };
+        if (args.path.startsWith('lazy-text:')) return { path: args.path.slice(10), namespace: 'lazy-text' };
+        return undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy' }, ({ path }) => {
+        const { name, part } = served.get(path);
+        return { contents: `module.exports = require('lazy-text:${name}')${part ? `.${part}` : ''};` };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy-text' }, ({ path }) => ({
         contents: [
           "const { runInThisContext } = require('node:vm');",
-          `const source = ${JSON.stringify(text)};`,
-          "const run = runInThisContext(`(function (module, exports, require) {${source}\\n})`, { filename: 'bake-oci-manifests/aws-sdk.cjs' });",
+          `const source = ${JSON.stringify(texts[path])};`,
+          `const run = runInThisContext(\`(function (module, exports, require) {\${source}\\n})\`, { filename: 'bake-oci-manifests/${path}.cjs' });`,
           'run(module, module.exports, require);',
         ].join('\n'),
       }));
@@ -104,17 +118,36 @@ function lazyAwsSdk(text) {
   };
 }
 
-const sdkText = await awsSdkText();
-await Promise.all(
+/** A static import of a lazy text would compile it at start after all: refuse the build instead. */
+function assertOnlyImportedLazily(metafile) {
+  for (const [file, { imports }] of Object.entries(metafile.inputs)) {
+    for (const { path, kind } of imports) {
+      if (path.startsWith('lazy:') && kind !== 'dynamic-import') {
+        throw new Error(
+          `${file} imports ${path.slice(5)} statically (${kind}); it is kept as text: use import()`,
+        );
+      }
+    }
+  }
+}
+
+const texts = Object.fromEntries(
+  await Promise.all(
+    Object.entries(LAZY).map(async ([name, { source }]) => [name, await lazyText(name, source)]),
+  ),
+);
+const results = await Promise.all(
   Object.entries(entries).map(([name, entry]) =>
     build({
       ...common,
       entryPoints: [entry],
       outfile: `dist/${name}.js`,
       format: 'esm',
-      plugins: [neverRun, lazyAwsSdk(sdkText)],
+      metafile: true,
+      plugins: [neverRun, lazyTexts(texts)],
       // CommonJS dependencies inside an ESM bundle still call require() for node builtins.
       banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     }),
   ),
 );
+for (const { metafile } of results) assertOnlyImportedLazily(metafile);

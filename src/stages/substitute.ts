@@ -1,7 +1,6 @@
 import { chmod, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import semver from 'semver';
-import { isMap, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
 import { need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { ChartFloor } from '../inputs.ts';
@@ -57,8 +56,14 @@ function occurrences(text: string, needle: string): number[] {
 }
 
 /** `chart: NAME` with a sibling `version` below a floor, wherever it sits in a YAML document. */
-export function chartFindings(text: string, floors: readonly ChartFloor[], file: string): Finding[] {
+export async function chartFindings(
+  text: string,
+  floors: readonly ChartFloor[],
+  file: string,
+): Promise<Finding[]> {
   if (floors.length === 0 || !/\bchart\s*:/.test(text)) return [];
+  // Loaded on first use: the YAML parser is a sixth of the bundle and nothing before this stage needs it.
+  const { isMap, isScalar, LineCounter, parseAllDocuments, visit } = await import('yaml');
   const counter = new LineCounter();
   const findings: Finding[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: counter })) {
@@ -147,7 +152,7 @@ export async function bake(
         }
       }
       if (YAML_FILE.test(name)) {
-        for (const { message, file, line } of chartFindings(text, options.chartFloors, at(path))) {
+        for (const { message, file, line } of await chartFindings(text, options.chartFloors, at(path))) {
           log.warning(`${file}:${line}: ${message}`, { file, line });
         }
       }

@@ -1,7 +1,6 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { stringify } from 'yaml';
 import { preloadAwsSdk } from '../aws.ts';
 import { childEnv } from '../child-env.ts';
 import { type Context, need, privateDir } from '../context.ts';
@@ -22,7 +21,8 @@ const TBOT_TIMEOUT_MS = 3 * 60_000;
 const MTIME_SLACK_MS = 1000;
 
 /** tbot's v2 config: join with the runner's GitHub OIDC token once, keep nothing on disk but the JWT. */
-export function tbotConfig(ctx: Pick<Context, 'inputs'>, destination: string): string {
+export async function tbotConfig(ctx: Pick<Context, 'inputs'>, destination: string): Promise<string> {
+  const { stringify } = await import('yaml');
   return stringify({
     version: 'v2',
     proxy_server: ctx.inputs.teleportFqdn,
@@ -76,7 +76,7 @@ export const teleport = stage({
     const dir = await privateDir(ctx, 'tbot');
     const destination = await privateDir(ctx, 'tbot/identity');
     const config = join(dir, 'tbot.yaml');
-    await writeFile(config, tbotConfig(ctx, destination), { mode: 0o600, flag: 'wx' });
+    await writeFile(config, await tbotConfig(ctx, destination), { mode: 0o600, flag: 'wx' });
 
     const args = ['start', '--config', config, ...(ctx.runner.debug ? ['--debug'] : [])];
     log.info(

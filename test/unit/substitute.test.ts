@@ -148,8 +148,8 @@ describe('substitute', () => {
     assert.match(warnings[0]?.message ?? '', /commons-app is pinned to 18\.0\.3, below the floor 18\.1\.1/);
   });
 
-  test('chart findings skip documents that do not parse', () => {
-    assert.deepEqual(chartFindings('chart: [unclosed\n', options.chartFloors, 'x.yaml'), []);
+  test('chart findings skip documents that do not parse', async () => {
+    assert.deepEqual(await chartFindings('chart: [unclosed\n', options.chartFloors, 'x.yaml'), []);
   });
 
   test('a symlink is refused, even one pointing inside the tree', async () => {

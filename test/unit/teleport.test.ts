@@ -20,13 +20,13 @@ const jwt = (aud: string, expiresIn: number) =>
     .setProtectedHeader({ alg: 'ES256' })
     .sign(privateKey);
 
-test('the tbot config is the contract v2 config', () => {
+test('the tbot config is the contract v2 config', async () => {
   const inputs = {
     teleportFqdn: 'teleport.example.com:443',
     teleportToken: 'image-push-github-actions-svc',
     teleportWorkloadIdentity: 'image-push',
   } as Inputs;
-  assert.deepEqual(parse(tbotConfig({ inputs }, '/private/identity')), {
+  assert.deepEqual(parse(await tbotConfig({ inputs }, '/private/identity')), {
     version: 'v2',
     proxy_server: 'teleport.example.com:443',
     oneshot: true,

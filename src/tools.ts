@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tc from '@actions/tool-cache';
 import { Parser } from 'tar/parse';
@@ -185,19 +184,17 @@ async function downloadOnce(
       throw new DownloadStatusError(url, response.status);
     }
     const hash = createHash('sha256');
-    const progress = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
+    // One chunk at a time, awaited: nothing piles up between the socket and the file.
+    const file = await open(dest, 'wx', 0o600);
+    try {
+      for await (const chunk of response.body as import('node:stream/web').ReadableStream<Uint8Array>) {
         arm();
         hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    await pipeline(
-      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-      progress,
-      createWriteStream(dest, { flags: 'wx', mode: 0o600 }),
-      { signal: both },
-    );
+        await file.write(chunk);
+      }
+    } finally {
+      await file.close();
+    }
     return hash.digest('hex');
   } catch (error) {
     await rm(dest, { force: true });

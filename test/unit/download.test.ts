@@ -12,10 +12,13 @@ const BODY = Buffer.from('the release asset\n'.repeat(1000));
 /** What the server does with each request, in order; then it serves BODY. */
 let plan: ((res: ServerResponse) => void)[] = [];
 let requests = 0;
+/** The paths asked for, in order. */
+let paths: string[] = [];
 let base: string;
 let dir: string;
-const server = createServer((_req, res) => {
+const server = createServer((req, res) => {
   requests++;
+  paths.push(req.url ?? '');
   const next = plan.shift();
   if (next) return next(res);
   res.writeHead(200, { 'content-length': BODY.length }).end(BODY);
@@ -55,6 +58,34 @@ test('a server that stops sending is abandoned after the stall time and asked ag
   assert.equal(requests, 2);
   assert.ok(performance.now() - start < 3_000);
   assert.deepEqual(await readFile(dest), BODY);
+});
+
+test('redirects are followed to where the asset is (as GitHub sends it to a storage host)', async () => {
+  plan = [
+    (res) => res.writeHead(302, { location: '/storage/asset?sig=1' }).end(),
+    (res) => res.writeHead(307, { location: `${base}/storage/final` }).end(),
+  ];
+  requests = 0;
+  paths = [];
+  const dest = await fresh();
+  const { sha256 } = await download(`${base}/releases/download/v1/asset`, dest, quick);
+  assert.deepEqual(paths, ['/releases/download/v1/asset', '/storage/asset?sig=1', '/storage/final']);
+  assert.equal(sha256, createHash('sha256').update(BODY).digest('hex'));
+  assert.deepEqual(await readFile(dest), BODY);
+});
+
+test('a body cut short of its Content-Length is retried', async () => {
+  plan = [
+    (res) => {
+      res.writeHead(200, { 'content-length': BODY.length }).write(BODY.subarray(0, 100));
+      res.socket?.destroy();
+    },
+  ];
+  requests = 0;
+  const dest = await fresh();
+  const { sha256 } = await download(`${base}/cut`, dest, quick);
+  assert.equal(requests, 2);
+  assert.equal(sha256, createHash('sha256').update(BODY).digest('hex'));
 });
 
 test('a 404 is an answer, not retried; nothing is left behind', async () => {

@@ -268,7 +268,7 @@ async function extractMember(archive: string, member: string, to: string): Promi
       const path = posix.normalize(entry.path).replace(/^\.\/+/, '');
       const regular = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
       if (path !== member || !regular || ++copies > 1) return void entry.resume();
-      writing = pipeline(entry, createWriteStream(to));
+      writing = pipeline(entry, createWriteStream(to, { flags: 'wx', mode: 0o600 }));
     },
   });
   await new Promise<void>((resolve, reject) => {

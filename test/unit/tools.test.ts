@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { create as createTar } from 'tar';
-import { assetFor, checksumFor, installTool, PINNED_SHA256, toolArch, viaMirror } from '../../src/tools.ts';
+import {
+  type Asset,
+  assetFor,
+  checksumFor,
+  installTool,
+  PINNED_SHA256,
+  toolArch,
+  viaMirror,
+} from '../../src/tools.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -122,13 +130,31 @@ describe('installTool against a local mirror', () => {
   const serve = (url: string, body: Buffer | string) =>
     files.set(new URL(viaMirror(url, mirror)).pathname, Buffer.from(body));
 
-  async function fluxTarball(version: string, mark: string): Promise<Buffer> {
+  /** A .tar.gz of `entries` (path → content; null for a directory), executable files included as such. */
+  async function targz(entries: Record<string, string | Buffer | null>): Promise<Buffer> {
     const src = await mkdtemp(join(root, 'src-'));
-    await writeFile(join(src, 'flux'), script(mark), { mode: 0o755 });
-    await writeFile(join(src, 'LICENSE'), 'license');
-    const file = join(root, `flux-${version}-${Date.now()}.tar.gz`);
-    await createTar({ gzip: true, file, cwd: src }, ['flux', 'LICENSE']);
+    for (const [path, content] of Object.entries(entries)) {
+      if (content === null) await mkdir(join(src, path), { recursive: true });
+      else {
+        await mkdir(join(src, path, '..'), { recursive: true });
+        await writeFile(join(src, path), content, {
+          mode: content.toString().startsWith('#!') ? 0o755 : 0o644,
+        });
+      }
+    }
+    const file = `${src}.tar.gz`;
+    await createTar({ gzip: true, file, cwd: src }, [
+      ...new Set(Object.keys(entries).map((p) => p.split('/')[0]!)),
+    ]);
     return readFile(file);
+  }
+
+  const fluxTarball = (mark: string) => targz({ flux: script(mark), LICENSE: 'license' });
+
+  /** Serves `body` as the asset and the checksum file (or .sha256) that vouches for it. */
+  function serveChecked(asset: Asset, body: Buffer): void {
+    serve(asset.url, body);
+    serve((asset.checksum as { url: string }).url, `${sha256(body)}  ${asset.file}\n`);
   }
 
   test('a raw binary is checked against its checksum file, cached, and found again without a download', async () => {
@@ -157,9 +183,7 @@ describe('installTool against a local mirror', () => {
 
   test('a tarball is checked before extraction and only its binary is cached', async () => {
     const asset = assetFor('flux', '2.50.0', 'arm64');
-    const tarball = await fluxTarball('2.50.0', join(root, 'never'));
-    serve(asset.url, tarball);
-    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  flux_2.50.0_linux_arm64.tar.gz\n`);
+    serveChecked(asset, await fluxTarball(join(root, 'never')));
     const installed = await installTool(asset, { mirror, workDir, log });
     assert.ok(installed.path.endsWith('/flux/2.50.0/arm64/flux'));
     assert.deepEqual(await readdir(join(installed.path, '..')), ['flux']);
@@ -167,15 +191,7 @@ describe('installTool against a local mirror', () => {
 
   test('tbot is taken from teleport/tbot in the Teleport archive, checked against <asset>.sha256', async () => {
     const asset = assetFor('tbot', '17.50.1', 'amd64');
-    const src = await mkdtemp(join(root, 'teleport-'));
-    await mkdir(join(src, 'teleport'));
-    await writeFile(join(src, 'teleport', 'tbot'), script(join(root, 'never')), { mode: 0o755 });
-    await writeFile(join(src, 'teleport', 'tsh'), 'tsh');
-    const file = join(root, 'teleport.tar.gz');
-    await createTar({ gzip: true, file, cwd: src }, ['teleport']);
-    const tarball = await readFile(file);
-    serve(asset.url, tarball);
-    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  ${asset.file}\n`);
+    serveChecked(asset, await targz({ 'teleport/tbot': script(join(root, 'never')), 'teleport/tsh': 'tsh' }));
     const installed = await installTool(asset, { mirror, workDir, log });
     assert.ok(installed.path.endsWith('/tbot/17.50.1/amd64/tbot'));
     assert.deepEqual(await readdir(join(installed.path, '..')), ['tbot']);
@@ -183,14 +199,7 @@ describe('installTool against a local mirror', () => {
 
   test('a verified archive without its binary fails, naming archive and member; nothing is cached', async () => {
     const asset = assetFor('tbot', '17.50.2', 'amd64');
-    const src = await mkdtemp(join(root, 'teleport-'));
-    await mkdir(join(src, 'teleport', 'tbot'), { recursive: true });
-    await writeFile(join(src, 'teleport', 'tsh'), 'tsh');
-    const file = join(root, 'teleport-no-tbot.tar.gz');
-    await createTar({ gzip: true, file, cwd: src }, ['teleport']);
-    const tarball = await readFile(file);
-    serve(asset.url, tarball);
-    serve((asset.checksum as { url: string }).url, `${sha256(tarball)}  ${asset.file}\n`);
+    serveChecked(asset, await targz({ 'teleport/tbot': null, 'teleport/tsh': 'tsh' }));
     await assert.rejects(
       installTool(asset, { mirror, workDir, log }),
       /teleport-v17\.50\.2-linux-amd64-bin\.tar\.gz holds no teleport\/tbot/,
@@ -203,7 +212,7 @@ describe('installTool against a local mirror', () => {
   test('a mismatch fails before extraction, naming the URL and both hashes; nothing is cached or run', async () => {
     const asset = assetFor('flux', '2.51.0', 'amd64');
     const mark = join(root, 'ran-mismatch');
-    const tarball = await fluxTarball('2.51.0', mark);
+    const tarball = await fluxTarball(mark);
     const published = sha256('the real release');
     serve(asset.url, tarball);
     serve((asset.checksum as { url: string }).url, `${published}  flux_2.51.0_linux_amd64.tar.gz\n`);
@@ -234,7 +243,7 @@ describe('installTool against a local mirror', () => {
 
   test('a checksum file without the asset fails before extraction', async () => {
     const asset = assetFor('flux', '2.52.0', 'amd64');
-    serve(asset.url, await fluxTarball('2.52.0', join(root, 'never')));
+    serve(asset.url, await fluxTarball(join(root, 'never')));
     serve((asset.checksum as { url: string }).url, `${sha256('x')}  flux_2.52.0_linux_arm64.tar.gz\n`);
     await assert.rejects(
       installTool(asset, { mirror, workDir, log }),

@@ -12,6 +12,9 @@ export class HttpStatusError extends Error {
   }
 }
 
+/** The backoff for plain HTTPS endpoints and downloads: four attempts, 1, 2 and 4 s apart (jittered). */
+export const HTTP_BACKOFF = { attempts: 4, baseMs: 1_000, maxDelayMs: 8_000 } as const;
+
 /** Plain HTTPS endpoints (Teleport's /webapi/find, the runner's OIDC endpoint): 5xx, 429 and network retry. */
 export function classifyHttp(error: unknown): Verdict {
   if (error instanceof HttpStatusError) return error.status >= 500 || error.status === 429 ? 'retry' : 'fail';

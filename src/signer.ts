@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { ActionError } from './errors.ts';
-import { classifyHttp, HttpStatusError } from './http.ts';
+import { classifyHttp, HTTP_BACKOFF, HttpStatusError } from './http.ts';
 import { checkJwt, type JwtClaims, JwtError } from './jwt.ts';
 import { type RetryOptions, retry } from './retry.ts';
 
@@ -90,9 +90,7 @@ export async function fetchIdToken(audience: string, options: IdTokenOptions = {
       return value;
     },
     {
-      attempts: 4,
-      baseMs: 1_000,
-      maxDelayMs: 8_000,
+      ...HTTP_BACKOFF,
       ...options.retry,
       classify: classifyHttp,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -8,6 +8,7 @@ import { Parser } from 'tar/parse';
 import type { ReadEntry } from 'tar/read-entry';
 import { type Context, privateDir } from './context.ts';
 import { ActionError } from './errors.ts';
+import { HTTP_BACKOFF } from './http.ts';
 import type { Log } from './log.ts';
 import { isNetworkError, type RetryOptions, retry } from './retry.ts';
 
@@ -218,9 +219,7 @@ export async function download(
   const stallMs = options.stallMs ?? DOWNLOAD_STALL_MS;
   try {
     const sha256 = await retry(() => downloadOnce(url, dest, options.signal, stallMs), {
-      attempts: 4,
-      baseMs: 1_000,
-      maxDelayMs: 8_000,
+      ...HTTP_BACKOFF,
       ...options.retry,
       classify: classifyDownload,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ActionError } from '../errors.ts';
-import { classifyHttp, HttpStatusError } from '../http.ts';
+import { classifyHttp, HTTP_BACKOFF, HttpStatusError } from '../http.ts';
 import { show } from '../inputs.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
@@ -62,8 +62,7 @@ export const teleportVersion = stage({
     let body: unknown;
     try {
       body = await retry(() => getFind(url, ctx.signal), {
-        attempts: 4,
-        baseMs: 1000,
+        ...HTTP_BACKOFF,
         classify: classifyHttp,
         signal: ctx.signal,
         onRetry: (error, n, ms) =>

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ActionError } from './errors.ts';
+import { timeoutSignal } from './http.ts';
 import { isNetworkError, type RetryOptions, retry } from './retry.ts';
 
 /** Manifest media types the action reads; asking for all of them keeps a registry from answering 404/406. */
@@ -317,8 +318,8 @@ export class OciClient {
     body?: Buffer,
   ): Promise<Answer> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout;
+    const timeout = timeoutSignal(timeoutMs, this.options.signal);
+    const { signal } = timeout;
     let url = start;
     try {
       for (let hop = 0; ; hop++) {
@@ -355,8 +356,10 @@ export class OciClient {
       }
     } catch (error) {
       if (error instanceof RegistryError || this.options.signal?.aborted) throw error;
-      const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : 'failed';
+      const why = timeout.timedOut() ? `timed out after ${timeoutMs} ms` : 'failed';
       throw new RegistryError(`${method} ${shown(url)} ${why}`, 0, undefined, { cause: error });
+    } finally {
+      timeout.clear();
     }
   }
 

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { ActionError } from './errors.ts';
-import { classifyHttp, HTTP_BACKOFF, HttpStatusError } from './http.ts';
+import { classifyHttp, HTTP_BACKOFF, HttpStatusError, timeoutSignal } from './http.ts';
 import { checkJwt, type JwtClaims, JwtError } from './jwt.ts';
 import { type RetryOptions, retry } from './retry.ts';
 
@@ -74,12 +74,18 @@ export async function fetchIdToken(audience: string, options: IdTokenOptions = {
   const shown = url.split('?')[0] ?? url;
   return retry(
     async () => {
-      const timeout = AbortSignal.timeout(ID_TOKEN_TIMEOUT_MS);
-      const response = await fetch(url, {
-        headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
-        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
-      });
-      const text = await response.text();
+      const timeout = timeoutSignal(ID_TOKEN_TIMEOUT_MS, options.signal);
+      let text: string;
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
+          signal: timeout.signal,
+        });
+        text = await response.text();
+      } finally {
+        timeout.clear();
+      }
       if (response.status !== 200) throw new HttpStatusError(shown, response.status, text.slice(0, 200));
       let value: unknown;
       try {

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ActionError } from '../errors.ts';
-import { classifyHttp, HTTP_BACKOFF, HttpStatusError } from '../http.ts';
+import { classifyHttp, HTTP_BACKOFF, HttpStatusError, timeoutSignal } from '../http.ts';
 import { show } from '../inputs.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
@@ -29,11 +29,15 @@ export function versionFromFind(body: unknown): string | undefined {
 }
 
 async function getFind(url: string, signal: AbortSignal): Promise<unknown> {
-  const response = await fetch(url, {
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-  });
-  const text = await response.text();
+  const timeout = timeoutSignal(REQUEST_TIMEOUT_MS, signal);
+  let text: string;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { accept: 'application/json' }, signal: timeout.signal });
+    text = await response.text();
+  } finally {
+    timeout.clear();
+  }
   if (response.status !== 200) {
     let detail = '';
     try {

@@ -1,4 +1,5 @@
 // The benchmark's figures: medians of the measured runs, each against its target, as a table and as JSON.
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { ganttBar } from '../../src/timeline.ts';
 import { LATENCY } from './latency.ts';
@@ -26,6 +27,34 @@ export interface Context {
   nodeStartMs: number[];
   bundleBytes: number;
   postBytes: number;
+  /** Share of CPU time the host took from this machine (steal) while the runs ran, in %; absent off Linux. */
+  stealPercent: number | undefined;
+}
+
+/** The machine's CPU time counters (/proc/stat): all of it, and what the hypervisor stole. */
+export async function cpuTimes(): Promise<{ total: number; steal: number } | undefined> {
+  try {
+    const fields = (await readFile('/proc/stat', 'utf8'))
+      .split('\n')[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!fields || fields.length < 8) return undefined;
+    // user nice system idle iowait irq softirq steal; guest time is already counted in user.
+    return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Steal between two readings, in % of all CPU time. */
+export function stealPercent(
+  before: Awaited<ReturnType<typeof cpuTimes>>,
+  after: Awaited<ReturnType<typeof cpuTimes>>,
+): number | undefined {
+  if (!before || !after || after.total === before.total) return undefined;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }
 
 export const median = (values: readonly number[]): number => {
@@ -135,7 +164,7 @@ export function print(context: Context, list: readonly Figure[]): void {
     for (const line of timeline(context.runs[s])) console.log(line);
   }
   console.log(
-    `\nmedians of ${context.runs.cold.length} runs each; the action on node ${context.node}, ${cpus().length} CPUs, load ${load}`,
+    `\nmedians of ${context.runs.cold.length} runs each; the action on node ${context.node}, ${cpus().length} CPUs, load ${load}${context.stealPercent === undefined ? '' : `, ${context.stealPercent.toFixed(0)} % of CPU time taken by the host (steal)`}`,
   );
   console.log(`${'figure'.padEnd(42)}${'value'.padStart(12)}  ${'target'.padEnd(9)} result`);
   for (const f of list) {
@@ -152,6 +181,7 @@ export function json(context: Context, list: readonly Figure[]): string {
       node: context.node,
       cpus: cpus().length,
       loadavg: loadavg(),
+      stealPercent: context.stealPercent,
       runs: context.runs.cold.length,
       model: LATENCY,
       figures: list.map((f) => ({ ...f, target: target(f), result: verdict(f) })),

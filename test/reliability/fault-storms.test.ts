@@ -1,9 +1,9 @@
 // Fault storms: one run with the same passing fault at every remote at once (two in a row for the 5xx,
 // throttling and reset kinds). Every run must succeed through retries, and every fault must have been met.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { FaultSpec } from '../world/index.ts';
-import { type Lab, signatures, since, startLab, why } from './lab.ts';
+import { labPerService, signatures, since, why } from './lab.ts';
 import { record } from './record.ts';
 
 /** Where a storm strikes: the remote as the doc names it, and how the world's servers know its requests. */
@@ -55,18 +55,12 @@ const STORMS: readonly Storm[] = [
 const STORM_BOUND_MS = 60_000;
 
 // Each storm in its own world, side by side: the runs mostly wait out backoffs.
-const labs = new Map<string, Promise<Lab>>();
-before(() => {
-  for (const storm of STORMS) labs.set(storm.service, startLab([storm.service]));
-});
-after(async () => {
-  await Promise.allSettled([...labs.values()].map(async (lab) => (await lab).stop()));
-});
+const labOf = labPerService(STORMS.map((storm) => storm.service));
 
 describe('a storm at every remote at once', { concurrency: true }, () => {
   for (const storm of STORMS) {
     test(`${storm.label}: the run succeeds through retries`, async () => {
-      const lab = await (labs.get(storm.service) as Promise<Lab>);
+      const lab = await labOf(storm.service);
       const { world } = lab;
       await world.seedImage(world.region, `${storm.service.replace('-', '_')}_app`, '1.2.3');
       const injected = REMOTES.map((remote) => ({

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { inputsFor } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunOptions, type RunResult, runAction } from '../harness/run-action.ts';
 import { startWorld, type World, type WorldOptions } from '../world/index.ts';
@@ -26,6 +27,21 @@ export interface Lab {
 }
 
 export const joinToken = (service: string) => `image-push-github-actions-${service}`;
+
+/**
+ * One lab per service, started side by side before the file's tests and stopped after them; returns the
+ * lab of a service.
+ */
+export function labPerService(services: readonly string[]): (service: string) => Promise<Lab> {
+  const labs = new Map<string, Promise<Lab>>();
+  before(() => {
+    for (const service of services) labs.set(service, startLab([service]));
+  });
+  after(async () => {
+    await Promise.allSettled([...labs.values()].map(async (lab) => (await lab).stop()));
+  });
+  return (service) => labs.get(service) as Promise<Lab>;
+}
 
 export async function startLab(services: readonly string[], options: WorldOptions = {}): Promise<Lab> {
   const world = await startWorld({ allowedJoinTokens: services.map(joinToken), ...options });

@@ -2,10 +2,10 @@
 // succeeds, and within that timeout plus seconds. Each case waits out a real timeout (15-30 s), so every
 // case gets its own world and they all wait side by side.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { FaultSpec } from '../world/index.ts';
 import { addToolFault } from '../world/standins/control.ts';
-import { type Lab, signatures, since, startLab, why } from './lab.ts';
+import { type Lab, labPerService, signatures, since, why } from './lab.ts';
 import { record } from './record.ts';
 
 interface Remote {
@@ -99,18 +99,12 @@ CASES.push({
 /** Beyond the one timeout: the rest of the run and a backoff or two. */
 const SLACK_MS = 30_000;
 
-const labs = new Map<string, Promise<Lab>>();
-before(() => {
-  for (const c of CASES) labs.set(c.service, startLab([c.service]));
-});
-after(async () => {
-  await Promise.allSettled([...labs.values()].map(async (lab) => (await lab).stop()));
-});
+const labOf = labPerService(CASES.map((c) => c.service));
 
 describe('a remote that does not answer in time', { concurrency: true }, () => {
   for (const c of CASES) {
     test(`${c.remote}, ${c.fault}: retried after ${c.timeoutMs / 1000} s, and the run succeeds`, async () => {
-      const lab = await (labs.get(c.service) as Promise<Lab>);
+      const lab = await labOf(c.service);
       const hits = c.inject(lab);
       const start = performance.now();
       // A fresh tool cache, so that the downloads happen.

@@ -13,7 +13,7 @@ import { createSampleRepo, type SampleRepo } from '../world/sample-repo.ts';
 import { injectNetworkDelays, LATENCY, latencyWorldOptions } from './latency.ts';
 import { type Measured, measure } from './measure.ts';
 import { padStandinAssets } from './padded-assets.ts';
-import { cpuTimes, figures, json, print, type Runs, stealPercent, verdict } from './report.ts';
+import { type CpuTimes, cpuTimes, figures, json, print, type Runs, stealPercent, verdict } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SERVICE = 'sample-service';
@@ -68,7 +68,7 @@ const world = await startWorld(latencyWorldOptions());
 const runs: Runs = { cold: [], warm: [], rerun: [] };
 const nodeStarts: number[] = [];
 // A shared machine's host can take CPU time from it mid-run; the figures are only comparable when it did not.
-let cpuBefore: Awaited<ReturnType<typeof cpuTimes>>;
+let cpuBefore: CpuTimes | undefined;
 try {
   process.stdout.write('padding the release assets to their real sizes… ');
   await padStandinAssets(world, LATENCY.assetBytes);

@@ -32,7 +32,12 @@ export interface Context {
 }
 
 /** The machine's CPU time counters (/proc/stat): all of it, and what the hypervisor stole. */
-export async function cpuTimes(): Promise<{ total: number; steal: number } | undefined> {
+export interface CpuTimes {
+  total: number;
+  steal: number;
+}
+
+export async function cpuTimes(): Promise<CpuTimes | undefined> {
   try {
     const fields = (await readFile('/proc/stat', 'utf8'))
       .split('\n')[0]
@@ -49,10 +54,7 @@ export async function cpuTimes(): Promise<{ total: number; steal: number } | und
 }
 
 /** Steal between two readings, in % of all CPU time. */
-export function stealPercent(
-  before: Awaited<ReturnType<typeof cpuTimes>>,
-  after: Awaited<ReturnType<typeof cpuTimes>>,
-): number | undefined {
+export function stealPercent(before: CpuTimes | undefined, after: CpuTimes | undefined): number | undefined {
   if (!before || !after || after.total === before.total) return undefined;
   return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }

@@ -1,8 +1,8 @@
 import type * as Ecr from '@aws-sdk/client-ecr';
 import type * as Sts from '@aws-sdk/client-sts';
-import { type Context, need } from './context.ts';
+import { isNetworkError, sdkRequestHandler } from './http.ts';
 import type { Log } from './log.ts';
-import { isNetworkError, type RetryOptions, type Verdict } from './retry.ts';
+import type { RetryOptions, Verdict } from './retry.ts';
 
 /** Temporary credentials from STS; they live in memory only and never reach a child's environment. */
 export interface AwsCredentials {
@@ -12,38 +12,36 @@ export interface AwsCredentials {
   expiration?: Date;
 }
 
+/** Credentials, or where to get them: a provider is asked before each call, so it can mint fresh ones. */
+export type AwsCredentialsSource = AwsCredentials | (() => Promise<AwsCredentials>);
+
 // Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables and TLS trust from
 // NODE_EXTRA_CA_CERTS, so nothing here reads either: the product code is the same in tests and on a runner.
 
-// The SDK waits forever by default; a hung endpoint must become a retried TimeoutError instead. Since
-// @smithy/node-http-handler 4.x, requestTimeout alone only logs a warning: throwOnRequestTimeout makes it an error.
-const TIMEOUTS = { connectionTimeout: 10_000, requestTimeout: 30_000, throwOnRequestTimeout: true } as const;
-
 /**
  * The SDK's modules, loaded when a stage first talks to AWS: they are most of the bundle, and the stages
- * before `assume` (and a dry run) never need them, so the action starts without evaluating them.
+ * before `assume` (and a dry run) never need them.
  */
 export const ecrSdk = (): Promise<typeof Ecr> => import('@aws-sdk/client-ecr');
 export const stsSdk = (): Promise<typeof Sts> => import('@aws-sdk/client-sts');
 
 /** Loads the SDK in the background while a stage waits on something else; a failure resurfaces on first use. */
 export function preloadAwsSdk(): void {
-  Promise.all([ecrSdk(), stsSdk()]).catch(() => {});
+  Promise.all([ecrSdk(), stsSdk()]).catch(() => undefined);
 }
 
-/** An ECR client in `region` signed with the credentials the `assume` stage obtained. */
-export async function ecrClient(ctx: Context, region: string): Promise<Ecr.ECRClient> {
-  const { credentials } = need(ctx, 'assume');
+/** An ECR client in `region`, its requests on the action's transport. */
+export async function ecrClient(credentials: AwsCredentialsSource, region: string): Promise<Ecr.ECRClient> {
   const { ECRClient } = await ecrSdk();
   quietNodeVersionWarning();
-  return new ECRClient({ region, credentials, requestHandler: TIMEOUTS });
+  return new ECRClient({ region, credentials, requestHandler: sdkRequestHandler() });
 }
 
 /** The STS client for AssumeRoleWithWebIdentity; that call is unsigned (no-auth scheme), so it needs no credentials. */
 export async function stsClient(region: string): Promise<Sts.STSClient> {
   const { STSClient } = await stsSdk();
   quietNodeVersionWarning();
-  return new STSClient({ region, requestHandler: TIMEOUTS });
+  return new STSClient({ region, requestHandler: sdkRequestHandler() });
 }
 
 // The SDK warns on stderr that its future releases need Node 22: advice for the action's maintainers

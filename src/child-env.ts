@@ -18,3 +18,12 @@ export function childEnv(
   }
   return { ...env, ...options.set };
 }
+
+/**
+ * The environment flux and cosign run with: the action's own (SSL_CERT_FILE and proxies pass through) plus the
+ * private DOCKER_CONFIG, without AWS credentials, the action's inputs (the token) or the OIDC request variables
+ * (cosign gets its one token separately).
+ */
+export function toolEnv(dockerConfig: string): NodeJS.ProcessEnv {
+  return childEnv({ remove: OIDC_REQUEST, set: { DOCKER_CONFIG: dockerConfig } });
+}

@@ -12,10 +12,22 @@ export interface Results {}
 
 export type StageName = keyof Results & string;
 
+/**
+ * Words for the job summary, as data: plain text, a code span, lines, or a sequence of these. Only the
+ * summary turns them into HTML (escaping everything), so no stage writes markup.
+ */
+export type Text = string | { readonly code: string } | { readonly lines: readonly Text[] } | readonly Text[];
+
+/** A code span: a digest, a path, an identity. */
+export const code = (value: string): Text => ({ code: value });
+
+/** Items shown one per line. */
+export const lines = (items: readonly Text[]): Text => ({ lines: items });
+
 /** A row of the job summary's facts table, added by the stage that knows it. */
 export interface Fact {
   label: string;
-  value: string;
+  value: Text;
 }
 
 /** Built once per run: the validated inputs, the runner, private directories and what stages produced. */
@@ -32,6 +44,9 @@ export interface Context {
 }
 
 export const ROOT_PREFIX = 'bake-oci-manifests-';
+
+/** The runner state key under which main hands the run's root directory to post. */
+export const STATE_ROOT = 'root';
 
 export async function createRoot(runner: Runner): Promise<string> {
   await mkdir(runner.temp, { recursive: true });

@@ -63,6 +63,16 @@ export function verifyArgs(version: string, target: VerifyTarget): string[] {
 /** The tag cosign keeps the signatures of `digest` under: `sha256-<hex>.sig`. */
 export const signatureTag = (digest: string): string => `${digest.replace(':', '-')}.sig`;
 
+/** One key per signature in a cosign signature manifest: its payload digest and the signature over it. */
+export function signatureLayers(body: Buffer): string[] {
+  const json = JSON.parse(body.toString('utf8')) as {
+    layers?: { digest?: string; annotations?: Record<string, string> }[];
+  };
+  return (json.layers ?? []).map(
+    (l) => `${l.digest ?? ''} ${l.annotations?.['dev.cosignproject.cosign/signature'] ?? ''}`,
+  );
+}
+
 export function signArgs(version: string, artifact: string): string[] {
   return ['sign', '--yes', ...legacyFormatFlags(version, 'sign'), artifact];
 }

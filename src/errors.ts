@@ -21,3 +21,12 @@ export function describeError(error: unknown): string {
   const hint = error instanceof ActionError && error.hint ? ` — ${error.hint}` : '';
   return parts.join(': ') + hint;
 }
+
+/** Quotes a value for an error message, escaping control and non-ASCII characters so look-alikes show. */
+export function show(value: string): string {
+  const clipped = value.length > 80 ? `${value.slice(0, 80)}…(${value.length} chars)` : value;
+  return JSON.stringify(clipped).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

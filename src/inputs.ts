@@ -2,38 +2,9 @@ import { posix } from 'node:path';
 import semver from 'semver';
 // zod's mini entry: the same checks in a few kB, where the classic one adds ~400 kB to the bundle.
 import * as z from 'zod/mini';
-import { ActionError } from './errors.ts';
-import { DEFAULT_TOOL_VERSIONS } from './versions.ts';
-
-/** Everything the caller configured, validated and normalised. */
-export interface Inputs {
-  service: string;
-  repository: string;
-  images: string[];
-  tag: string | undefined;
-  bakePath: string;
-  checkout: boolean;
-  githubToken: string;
-  awsRegion: string;
-  ecrRegistry: string;
-  awsRoleArn: string;
-  teleportFqdn: string;
-  teleportToken: string;
-  teleportWorkloadIdentity: string;
-  teleportVersion: string | 'auto';
-  fluxVersion: string;
-  cosignVersion: string;
-  toolMirror: string | undefined;
-  sign: boolean;
-  certificateIdentity: string | undefined;
-  certificateOidcIssuer: string;
-  forbiddenPatterns: string[];
-  chartVersionFloors: ChartFloor[];
-  waitForImages: number;
-  dryRun: boolean;
-  secondary: { region: string; registry: string } | undefined;
-  craneVersion: string | undefined;
-}
+import { type EcrRegistry, parseEcrHost } from './ecr.ts';
+import { ActionError, show } from './errors.ts';
+import { DEFAULT_TOOL_VERSIONS, STRICT_VERSION, STRICT_VERSION_ALLOWED } from './versions.ts';
 
 export interface ChartFloor {
   chart: string;
@@ -46,7 +17,6 @@ export type InputReader = (name: string) => string;
 const SERVICE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 // ECR repository names: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html
 const ECR_REPOSITORY = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const STRICT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*(?::(\\d{1,5}))?$`);
@@ -55,9 +25,6 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CHART = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 // Printable ASCII only: a control character or a look-alike in a single-line input is never meant.
 const PRINTABLE = /^[\x20-\x7e]*$/;
-
-const STRICT_VERSION_ALLOWED =
-  'a strict X.Y.Z version (no "v", no pre-release, no leading zeros), e.g. 1.4.2';
 
 function oneLine(value: string): string {
   if (!PRINTABLE.test(value))
@@ -155,15 +122,6 @@ function forbidden(value: string): string[] {
   return patterns;
 }
 
-/** Quotes a value for an error message, escaping control and non-ASCII characters so look-alikes show. */
-export function show(value: string): string {
-  const clipped = value.length > 80 ? `${value.slice(0, 80)}…(${value.length} chars)` : value;
-  return JSON.stringify(clipped).replace(
-    /[^\x20-\x7e]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
 interface Field<T> {
   parse: (value: string) => T;
   allowed: string;
@@ -180,6 +138,11 @@ const optional =
   <T>(parse: (value: string) => T) =>
   (value: string): T | undefined =>
     value === '' ? undefined : parse(value);
+
+const orDefault =
+  <T>(parse: (value: string) => T, fallback: T) =>
+  (value: string): T =>
+    value === '' ? fallback : parse(value);
 
 const matching = (pattern: RegExp, max: number) => (value: string) => {
   if (value.length > max || !pattern.test(oneLine(value))) throw new Error('does not match');
@@ -230,11 +193,11 @@ const FIELDS = {
     return value;
   }, 'auto, or a Teleport version X.Y.Z, e.g. 17.4.8'),
   'flux-version': field(
-    optional(strictVersion),
+    orDefault(strictVersion, DEFAULT_TOOL_VERSIONS.flux),
     `${STRICT_VERSION_ALLOWED}, or empty for the pinned default`,
   ),
   'cosign-version': field(
-    optional(strictVersion),
+    orDefault(strictVersion, DEFAULT_TOOL_VERSIONS.cosign),
     `${STRICT_VERSION_ALLOWED}, or empty for the pinned default`,
   ),
   'tool-mirror': field(
@@ -266,9 +229,38 @@ const FIELDS = {
   'crane-version': field(optional(matching(/^v?\d+\.\d+\.\d+$/, 32)), 'a version (ignored), or empty'),
 } as const;
 
-export const INPUT_NAMES = Object.keys(FIELDS) as (keyof typeof FIELDS)[];
+export type InputName = keyof typeof FIELDS;
+export const INPUT_NAMES = Object.keys(FIELDS) as InputName[];
 
-type Parsed = { [K in keyof typeof FIELDS]: ReturnType<(typeof FIELDS)[K]['parse']> };
+/** `bake-path` → `bakePath`: how an input is named in code. */
+type Camel<S extends string> = S extends `${infer Head}-${infer Tail}`
+  ? `${Head}${Capitalize<Camel<Tail>>}`
+  : S;
+const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+type Parsed = { readonly [K in InputName as Camel<K>]: ReturnType<(typeof FIELDS)[K]['parse']> };
+
+/** What is derived from several inputs, computed once here. */
+interface Derived {
+  /** `<service>-manifests` */
+  readonly repository: string;
+  /** `teleport-token`, or `image-push-github-actions-<service>`. */
+  readonly teleportToken: string;
+  /** `ecr-registry` in `aws-region`, with its account when the host is an ECR one. */
+  readonly registry: EcrRegistry;
+  /** The mirror's registry, from `ecr-registry-secondary` and `aws-region-secondary`; undefined without a mirror. */
+  readonly secondary: EcrRegistry | undefined;
+}
+
+/** Everything the caller configured, validated and normalised: one field per input, and what derives from them. */
+export type Inputs = Omit<Parsed, keyof Derived | 'awsRegionSecondary' | 'ecrRegistrySecondary'> & Derived;
+
+/** An ECR host names its region; ECR is called in the configured region, so the two must agree. */
+function regionConflict(host: string | undefined, region: string | undefined): string | undefined {
+  const named = host ? parseEcrHost(host) : undefined;
+  if (!named || !region || named.region === region) return undefined;
+  return `is a registry in ${named.region}, but its region input is ${region}: ECR is called there, so set the region to ${named.region} (or name the registry of ${region})`;
+}
 
 // One zod object over every input: each field runs its check and keeps its message; the pairs are checked last.
 const SCHEMA = z
@@ -307,6 +299,14 @@ const SCHEMA = z
           message: "is 'aws-region' itself: the mirror needs a second region",
         });
       }
+      const pairs = [
+        ['ecr-registry', value['ecr-registry'], value['aws-region']],
+        ['ecr-registry-secondary', value['ecr-registry-secondary'], value['aws-region-secondary']],
+      ] as const;
+      for (const [name, host, region] of pairs) {
+        const conflict = regionConflict(host as string | undefined, region as string | undefined);
+        if (conflict) ctx.addIssue({ code: 'custom', path: [name], message: conflict });
+      }
     }),
   );
 
@@ -327,36 +327,23 @@ export function readInputs(read: InputReader): Inputs {
       hint: problems.length > 1 ? `${problems.length} inputs need fixing` : 'fix the input in the workflow',
     });
   }
-  const p = result.data as Parsed;
+  const parsed = Object.fromEntries(
+    Object.entries(result.data).map(([name, value]) => [camel(name), value]),
+  ) as unknown as Parsed;
+  const { awsRegionSecondary, ecrRegistrySecondary, ...rest } = parsed;
+  const registry = (host: string, region: string): EcrRegistry => ({
+    host,
+    region,
+    account: parseEcrHost(host)?.account,
+  });
   return {
-    service: p.service,
-    repository: `${p.service}-manifests`,
-    images: p.images,
-    tag: p.tag,
-    bakePath: p['bake-path'],
-    checkout: p.checkout,
-    githubToken: p['github-token'],
-    awsRegion: p['aws-region'],
-    ecrRegistry: p['ecr-registry'],
-    awsRoleArn: p['aws-role-arn'],
-    teleportFqdn: p['teleport-fqdn'],
-    teleportToken: p['teleport-token'] ?? `image-push-github-actions-${p.service}`,
-    teleportWorkloadIdentity: p['teleport-workload-identity'],
-    teleportVersion: p['teleport-version'],
-    fluxVersion: p['flux-version'] ?? DEFAULT_TOOL_VERSIONS.flux,
-    cosignVersion: p['cosign-version'] ?? DEFAULT_TOOL_VERSIONS.cosign,
-    toolMirror: p['tool-mirror'],
-    sign: p.sign,
-    certificateIdentity: p['certificate-identity'],
-    certificateOidcIssuer: p['certificate-oidc-issuer'],
-    forbiddenPatterns: p['forbidden-patterns'],
-    chartVersionFloors: p['chart-version-floors'],
-    waitForImages: p['wait-for-images'],
-    dryRun: p['dry-run'],
+    ...rest,
+    repository: `${parsed.service}-manifests`,
+    teleportToken: parsed.teleportToken ?? `image-push-github-actions-${parsed.service}`,
+    registry: registry(parsed.ecrRegistry, parsed.awsRegion),
     secondary:
-      p['aws-region-secondary'] && p['ecr-registry-secondary']
-        ? { region: p['aws-region-secondary'], registry: p['ecr-registry-secondary'] }
+      awsRegionSecondary && ecrRegistrySecondary
+        ? registry(ecrRegistrySecondary, awsRegionSecondary)
         : undefined,
-    craneVersion: p['crane-version'],
   };
 }

@@ -1,13 +1,11 @@
 import * as core from '@actions/core';
-import { type Context, createRoot } from './context.ts';
+import { type Context, createRoot, STATE_ROOT } from './context.ts';
 import { ActionError, describeError } from './errors.ts';
 import { readInputs } from './inputs.ts';
 import { runPipeline, type Timing } from './pipeline.ts';
 import { readRunner } from './runner.ts';
 import { STAGES } from './stages/index.ts';
 import { writeSummary } from './summary.ts';
-
-export const STATE_ROOT = 'root';
 
 async function main(): Promise<void> {
   // Masked before anything else can print it.

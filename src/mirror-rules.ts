@@ -1,8 +1,7 @@
+import { deleteCommand, type EcrRegistry, fixCommand } from './ecr.ts';
 import { ActionError } from './errors.ts';
 import type { Log } from './log.ts';
 import { type RetryOptions, retry } from './retry.ts';
-import { deleteCommand } from './stages/push.ts';
-import { fixCommand } from './stages/repository.ts';
 
 // What the secondary-region mirror decides, from what each region's ECR says it stores (never a registry read).
 
@@ -11,9 +10,8 @@ export type SignatureAction = 'none' | 'mirrored' | 'copy' | 'replace';
 
 /** Where the mirror writes, for messages and the commands they give. */
 export interface MirrorPlace {
-  primaryRegion: string;
-  region: string;
-  registry: string;
+  primary: EcrRegistry;
+  secondary: EcrRegistry;
   repository: string;
   tag: string;
 }
@@ -27,13 +25,14 @@ export interface SignatureState {
 /** How long ECR gets to show what was just written before the job gives up (progress is logged on each look). */
 export const STORE_WAIT = { attempts: 10, baseMs: 1_000, maxDelayMs: 10_000, deadlineMs: 90_000 };
 
-export const where = (p: MirrorPlace, tag = p.tag) => `${p.registry}/${p.repository}:${tag} (${p.region})`;
+export const where = (p: MirrorPlace, tag = p.tag) =>
+  `${p.secondary.host}/${p.repository}:${tag} (${p.secondary.region})`;
 
 /** The reference digest is what the primary region stores under the tag, and it must be this run's bake. */
 export function checkReference(baked: string, primary: string | undefined, place: MirrorPlace): string {
   if (primary === baked) return primary;
   throw new ActionError(
-    `${place.repository}:${place.tag} in ${place.primaryRegion} ${primary ? `stores ${primary}` : 'stores nothing'}, not ${baked} that this run baked and verified; nothing mirrored`,
+    `${place.repository}:${place.tag} in ${place.primary.region} ${primary ? `stores ${primary}` : 'stores nothing'}, not ${baked} that this run baked and verified; nothing mirrored`,
     { hint: 'the tag changed under this run; re-run the job to bake and mirror what the tag holds now' },
   );
 }
@@ -47,7 +46,7 @@ export function judgeArtifact(
   if (secondary === undefined) return 'copy';
   if (secondary === baked) return 'mirrored';
   throw new ActionError(`${where(place)} already holds ${secondary}, not ${baked}; nothing overwritten`, {
-    hint: `a published tag is never replaced; if the mirror should hold this bake, delete the tag there first: ${deleteCommand(place.region, place.repository, place.tag)}`,
+    hint: `a published tag is never replaced; if the mirror should hold this bake, delete the tag there first: ${deleteCommand(place.secondary, place.repository, place.tag)}`,
   });
 }
 
@@ -73,27 +72,17 @@ export function judgeSignature(
     throw new ActionError(
       `${where(place, tag)} holds ${lost.length} signature(s) the primary's ${primary.digest} does not; replacing it would drop them`,
       {
-        hint: `if the primary's signatures are the ones to keep, delete the secondary's signature tag and re-run: ${deleteCommand(place.region, place.repository, tag)}`,
+        hint: `if the primary's signatures are the ones to keep, delete the secondary's signature tag and re-run: ${deleteCommand(place.secondary, place.repository, tag)}`,
       },
     );
   }
   if (!signaturesWritable) {
     throw new ActionError(
       `${where(place, tag)} holds an older signature (${secondary.digest}), and the repository there does not let signature tags change`,
-      { hint: `allow sha256-* tags to change there: ${fixCommand(place.region, place.repository)}` },
+      { hint: `allow sha256-* tags to change there: ${fixCommand(place.secondary, place.repository)}` },
     );
   }
   return 'replace';
-}
-
-/** One key per signature in a cosign signature manifest: its payload digest and the signature over it. */
-export function signatureLayers(body: Buffer): string[] {
-  const json = JSON.parse(body.toString('utf8')) as {
-    layers?: { digest?: string; annotations?: Record<string, string> }[];
-  };
-  return (json.layers ?? []).map(
-    (l) => `${l.digest ?? ''} ${l.annotations?.['dev.cosignproject.cosign/signature'] ?? ''}`,
-  );
 }
 
 class NotStoredYet extends Error {}

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import { ActionError } from './errors.ts';
-import { timeoutSignal } from './http.ts';
-import { isNetworkError, type RetryOptions, retry } from './retry.ts';
+import {
+  classifyHttp,
+  HttpStatusError,
+  type Method,
+  parseJson,
+  readLimited,
+  retryableStatus,
+  send,
+  shown,
+} from './http.ts';
+import { type RetryOptions, retry } from './retry.ts';
 
 /** Manifest media types the action reads; asking for all of them keeps a registry from answering 404/406. */
 export const MEDIA_TYPES = {
@@ -13,13 +22,14 @@ export const MEDIA_TYPES = {
 
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const MANIFEST_LIMIT = 4 << 20;
 /** What a write's answer may carry: a status, headers and at most an error document. */
 const ANSWER_LIMIT = 64 << 10;
 /** A baked kustomization is kilobytes; anything near this is not ours. */
 const BLOB_LIMIT = 256 << 20;
+/** How long a registry may stay silent within one request. */
+const REQUEST_TIMEOUT_MS = 30_000;
 /** Registry error codes that mean "not there" rather than "something is wrong". */
 const ABSENT = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN']);
 
@@ -28,15 +38,9 @@ export const isDigest = (value: string): boolean => DIGEST.test(value);
 export const sha256 = (data: Uint8Array): string =>
   `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
-/** A registry answer the action cannot use; `status` 0 means the request never got one. */
+/** A registry answer the action cannot use: digests that disagree, a missing header, an upload sent elsewhere. */
 export class RegistryError extends ActionError {
-  constructor(
-    message: string,
-    readonly status: number,
-    /** The registry's error code (`MANIFEST_UNKNOWN`, `DENIED`, …), when it sent one. */
-    readonly code: string | undefined,
-    options: { hint?: string; cause?: unknown } = {},
-  ) {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
     super(message, options);
     this.name = 'RegistryError';
   }
@@ -58,14 +62,12 @@ export interface OciClientOptions {
   /** base64 `user:password` for Basic auth (ECR's authorization token is exactly that). */
   authorization?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Per request, redirects and body included. */
+  /** How long the registry may stay silent within a request (the transport's timeout). */
   timeoutMs?: number;
   retry?: Partial<Omit<RetryOptions, 'classify' | 'signal'>>;
   /** Told before each retry, e.g. to log it. */
   onRetry?: (message: string) => void;
 }
-
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 interface Answer {
   status: number;
@@ -73,58 +75,23 @@ interface Answer {
   body: Buffer;
 }
 
-/** Retry what a second attempt may fix: server errors, throttling, dropped connections, timeouts. */
-export function classifyRegistryError(error: unknown): 'retry' | 'fail' {
-  if (error instanceof RegistryError) {
-    return error.status >= 500 || error.status === 429 || error.status === 408 || error.status === 0
-      ? 'retry'
-      : 'fail';
-  }
-  return isNetworkError(error) ? 'retry' : 'fail';
-}
-
 /** The registry's `{"errors":[{code,message}]}`, when the body is one. */
 function registryErrors(body: Buffer): { code: string | undefined; message: string | undefined } {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
-    const first = parsed.errors?.[0];
-    return {
-      code: typeof first?.code === 'string' ? first.code : undefined,
-      message: typeof first?.message === 'string' ? first.message : undefined,
-    };
-  } catch {
-    return { code: undefined, message: undefined };
-  }
+  const parsed = parseJson(body.toString('utf8')) as
+    | { errors?: { code?: unknown; message?: unknown }[] }
+    | undefined;
+  const first = parsed?.errors?.[0];
+  return {
+    code: typeof first?.code === 'string' ? first.code : undefined,
+    message: typeof first?.message === 'string' ? first.message : undefined,
+  };
 }
 
-/** Where a request went, without the query: a pre-signed S3 URL carries credentials there. */
-const shown = (url: URL): string => `${url.origin}${url.pathname}`;
-
-async function readLimited(response: Response, limit: number, url: URL): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > limit) {
-    await response.body?.cancel();
-    throw new RegistryError(
-      `${shown(url)} is ${declared} bytes, more than the ${limit} expected`,
-      response.status,
-      undefined,
-    );
-  }
-  if (!response.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += chunk.length;
-    if (size > limit) {
-      throw new RegistryError(
-        `${shown(url)} sent more than the ${limit} bytes expected`,
-        response.status,
-        undefined,
-      );
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+/** An answer with an unwanted status, carrying the registry's error code and message. */
+function statusError(method: Method, url: URL, answer: Answer, hint?: string): HttpStatusError {
+  const { code, message } = registryErrors(answer.body);
+  const detail = code ? `${code}${message ? `: ${message}` : ''}` : '';
+  return new HttpStatusError(method, shown(url), answer.status, detail, { code, ...(hint ? { hint } : {}) });
 }
 
 /**
@@ -150,14 +117,10 @@ export class OciClient {
     this.expectOk(answer, 'HEAD', url);
     const digest = answer.headers.get('docker-content-digest') ?? '';
     if (!isDigest(digest)) {
-      throw new RegistryError(
-        `HEAD ${shown(url)} answered without a sha256 Docker-Content-Digest`,
-        200,
-        undefined,
-      );
+      throw new RegistryError(`HEAD ${shown(url)} answered without a sha256 Docker-Content-Digest`);
     }
     if (isDigest(reference) && digest !== reference) {
-      throw new RegistryError(`HEAD ${shown(url)} answered digest ${digest}`, 200, undefined);
+      throw new RegistryError(`HEAD ${shown(url)} answered digest ${digest}`);
     }
     return {
       digest,
@@ -177,8 +140,6 @@ export class OciClient {
     if ((isDigest(reference) && digest !== reference) || (claimed && claimed !== digest)) {
       throw new RegistryError(
         `GET ${shown(url)} sent a manifest whose sha256 is ${digest}, not ${isDigest(reference) ? reference : claimed}`,
-        200,
-        undefined,
         { hint: 'the registry or something between it and the runner altered the manifest' },
       );
     }
@@ -187,21 +148,15 @@ export class OciClient {
 
   /** A blob's bytes, checked against its sha256 digest. */
   async getBlob(repository: string, digest: string, limit = BLOB_LIMIT): Promise<Buffer> {
-    if (!isDigest(digest))
-      throw new RegistryError(`blob digest ${digest} is not sha256:<64 hex>`, 0, undefined);
+    if (!isDigest(digest)) throw new RegistryError(`blob digest ${digest} is not sha256:<64 hex>`);
     const url = this.url(repository, 'blobs', digest);
     const answer = await this.send('GET', url, {}, limit);
     this.expectOk(answer, 'GET', url);
     const actual = sha256(answer.body);
     if (actual !== digest) {
-      throw new RegistryError(
-        `blob ${digest} of ${repository} arrived with sha256 ${actual}`,
-        200,
-        undefined,
-        {
-          hint: 'the blob is corrupt in the registry or was altered on the way',
-        },
-      );
+      throw new RegistryError(`blob ${digest} of ${repository} arrived with sha256 ${actual}`, {
+        hint: 'the blob is corrupt in the registry or was altered on the way',
+      });
     }
     return answer.body;
   }
@@ -213,26 +168,18 @@ export class OciClient {
    */
   async uploadBlob(repository: string, digest: string, bytes: Buffer): Promise<void> {
     const actual = sha256(bytes);
-    if (actual !== digest) {
-      throw new RegistryError(`blob ${digest} to upload hashes to ${actual}`, 0, undefined);
-    }
+    if (actual !== digest) throw new RegistryError(`blob ${digest} to upload hashes to ${actual}`);
     const start = new URL(`${this.origin}/v2/${repository}/blobs/uploads/`);
     await this.retrying(`upload of ${digest} to ${shown(start)}`, async () => {
       const opened = await this.once('POST', start, {}, ANSWER_LIMIT, Buffer.alloc(0));
       this.expectOk(opened, 'POST', start, 202);
       const location = opened.headers.get('location');
-      if (!location)
-        throw new RegistryError(`POST ${shown(start)} answered without a Location`, 202, undefined);
+      if (!location) throw new RegistryError(`POST ${shown(start)} answered without a Location`);
       const session = new URL(location, start);
       if (session.protocol !== 'https:') {
-        throw new RegistryError(
-          `POST ${shown(start)} sent the upload to ${session.protocol}`,
-          202,
-          undefined,
-          {
-            hint: 'registries are reached over HTTPS only',
-          },
-        );
+        throw new RegistryError(`POST ${shown(start)} sent the upload to ${session.protocol}`, {
+          hint: 'registries are reached over HTTPS only',
+        });
       }
       session.searchParams.set('digest', digest);
       const headers = { 'content-type': 'application/octet-stream' };
@@ -246,7 +193,7 @@ export class OciClient {
   async putManifest(repository: string, reference: string, mediaType: string, body: Buffer): Promise<string> {
     const digest = sha256(body);
     if (isDigest(reference) && reference !== digest) {
-      throw new RegistryError(`manifest to PUT as ${reference} hashes to ${digest}`, 0, undefined);
+      throw new RegistryError(`manifest to PUT as ${reference} hashes to ${digest}`);
     }
     const url = this.url(repository, 'manifests', reference);
     const answer = await this.send('PUT', url, { 'content-type': mediaType }, ANSWER_LIMIT, body);
@@ -260,34 +207,21 @@ export class OciClient {
   }
 
   /** A registry that names another digest for what it stored did not store these bytes. */
-  private expectDigest(answer: Answer, method: string, url: URL, digest: string): void {
+  private expectDigest(answer: Answer, method: Method, url: URL, digest: string): void {
     const stored = answer.headers.get('docker-content-digest');
     if (stored && stored !== digest) {
-      throw new RegistryError(
-        `${method} ${shown(url)} stored ${stored}, not ${digest}`,
-        answer.status,
-        undefined,
-      );
+      throw new RegistryError(`${method} ${shown(url)} stored ${stored}, not ${digest}`);
     }
   }
 
   private expectOk(answer: Answer, method: Method, url: URL, expected = 200): void {
     if (answer.status === expected) return;
-    const { code, message } = registryErrors(answer.body);
-    const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
     const may = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to';
     const hint =
       answer.status === 401 || answer.status === 403
         ? `the registry refused the ECR credentials; check that the role may ${may} this repository`
         : undefined;
-    throw new RegistryError(
-      `${method} ${shown(url)} answered ${answer.status}${detail}`,
-      answer.status,
-      code,
-      {
-        ...(hint ? { hint } : {}),
-      },
-    );
+    throw statusError(method, url, answer, hint);
   }
 
   /** One logical request, retried as a whole (redirect chain included) on transient failures. */
@@ -301,7 +235,7 @@ export class OciClient {
       baseMs: 500,
       maxDelayMs: 8_000,
       ...this.options.retry,
-      classify: classifyRegistryError,
+      classify: classifyHttp,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       onRetry: (error, attempt, delayMs) => {
         const why = error instanceof Error ? error.message : String(error);
@@ -310,74 +244,36 @@ export class OciClient {
     });
   }
 
+  /** One request and its redirects (blob reads redirect to S3; the transport keeps the credentials here). */
   private async once(
     method: Method,
-    start: URL,
+    url: URL,
     headers: Record<string, string>,
     limit: number,
     body?: Buffer,
   ): Promise<Answer> {
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
-    const timeout = timeoutSignal(timeoutMs, this.options.signal);
-    const { signal } = timeout;
-    let url = start;
-    try {
-      for (let hop = 0; ; hop++) {
-        const response = await fetch(url, {
-          method,
-          redirect: 'manual',
-          signal,
-          ...(body ? { body } : {}),
-          headers:
-            url.origin === this.origin && this.options.authorization
-              ? { ...headers, authorization: `Basic ${this.options.authorization}` }
-              : headers,
-        });
-        const location = response.headers.get('location');
-        if (REDIRECTS.has(response.status) && location) {
-          await response.body?.cancel();
-          url = this.redirect(url, new URL(location, url), response.status, hop);
-          continue;
-        }
-        const answer =
-          method === 'HEAD'
-            ? Buffer.alloc(0)
-            : await readLimited(response, response.ok ? limit : 64 << 10, url);
-        if (response.status >= 500 || response.status === 429 || response.status === 408) {
-          const { code, message } = registryErrors(answer);
-          const detail = code ? ` ${code}${message ? `: ${message}` : ''}` : '';
-          throw new RegistryError(
-            `${method} ${shown(url)} answered ${response.status}${detail}`,
-            response.status,
-            code,
-          );
-        }
-        return { status: response.status, headers: response.headers, body: answer };
-      }
-    } catch (error) {
-      if (error instanceof RegistryError || this.options.signal?.aborted) throw error;
-      const why = timeout.timedOut() ? `timed out after ${timeoutMs} ms` : 'failed';
-      throw new RegistryError(`${method} ${shown(url)} ${why}`, 0, undefined, { cause: error });
-    } finally {
-      timeout.clear();
-    }
-  }
-
-  /** The next hop of a redirect: HTTPS only, and a bounded chain. */
-  private redirect(from: URL, to: URL, status: number, hop: number): URL {
-    if (to.protocol !== 'https:') {
-      throw new RegistryError(`${shown(from)} redirected to ${to.protocol} ${shown(to)}`, status, undefined, {
-        hint: 'registries are reached over HTTPS only',
-      });
-    }
-    if (hop >= MAX_REDIRECTS) {
-      throw new RegistryError(
-        `${shown(from)} redirected more than ${MAX_REDIRECTS} times`,
-        status,
-        undefined,
-      );
-    }
-    return to;
+    const answer = await send(url, {
+      method,
+      signal: this.options.signal,
+      timeoutMs: this.options.timeoutMs ?? REQUEST_TIMEOUT_MS,
+      redirects: MAX_REDIRECTS,
+      ...(body ? { body } : {}),
+      headers: this.options.authorization
+        ? { ...headers, authorization: `Basic ${this.options.authorization}` }
+        : headers,
+    });
+    const ok = answer.status >= 200 && answer.status < 300;
+    const read: Answer = {
+      status: answer.status,
+      headers: answer.headers,
+      body:
+        method === 'HEAD'
+          ? (await answer.body.dump(), Buffer.alloc(0))
+          : await readLimited(answer, ok ? limit : ANSWER_LIMIT, `${method} ${shown(url)}`),
+    };
+    // Thrown here, so the whole request (redirects included) is retried.
+    if (retryableStatus(read.status)) throw statusError(method, url, read);
+    return read;
   }
 }
 

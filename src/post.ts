@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import * as core from '@actions/core';
-import { ROOT_PREFIX } from './context.ts';
+import { ROOT_PREFIX, STATE_ROOT } from './context.ts';
 
 /** Removes the run's private directory (checkout, baked tree, docker config, tokens), also after a failed main. */
 async function post(): Promise<void> {
-  const root = core.getState('root');
+  const root = core.getState(STATE_ROOT);
   if (!root) return;
   const temp = process.env['RUNNER_TEMP'];
   // Only ever delete the directory main created: a name of ours directly under RUNNER_TEMP.

@@ -52,29 +52,3 @@ export async function retry<T>(attempt: (n: number) => Promise<T>, options: Retr
     }
   }
 }
-
-const TRANSIENT_NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'TimeoutError',
-]);
-
-/** True for connection-level failures that a second attempt may not meet. */
-export function isNetworkError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_NETWORK.has(code)) return true;
-    if (TRANSIENT_NETWORK.has(current.name)) return true;
-    if (current.name === 'TypeError' && current.message === 'fetch failed') return true;
-    current = current.cause;
-  }
-  return false;
-}

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { ActionError } from './errors.ts';
-import { classifyHttp, HTTP_BACKOFF, HttpStatusError, timeoutSignal } from './http.ts';
+import { classifyHttp, getJson, HTTP_BACKOFF, shown } from './http.ts';
 import { checkJwt, type JwtClaims, JwtError } from './jwt.ts';
 import { type RetryOptions, retry } from './retry.ts';
 
@@ -61,8 +61,8 @@ export interface IdTokenOptions {
 
 /**
  * The run's OIDC token for `audience`, as `core.getIDToken` asks for it (`<request URL>&audience=…`, bearer
- * request token), but with a per-request timeout and a classified retry: getIDToken waits 3 minutes on a
- * silent endpoint and does not retry a dropped connection.
+ * request token), but through the action's transport, with its timeout and a classified retry: getIDToken
+ * waits 3 minutes on a silent endpoint and does not retry a dropped connection.
  */
 export async function fetchIdToken(audience: string, options: IdTokenOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
@@ -71,27 +71,15 @@ export async function fetchIdToken(audience: string, options: IdTokenOptions = {
   if (!base || !bearer)
     throw new Error('ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set');
   const url = `${base}&audience=${encodeURIComponent(audience)}`;
-  const shown = url.split('?')[0] ?? url;
   return retry(
     async () => {
-      const timeout = timeoutSignal(ID_TOKEN_TIMEOUT_MS, options.signal);
-      let text: string;
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
-          signal: timeout.signal,
-        });
-        text = await response.text();
-      } finally {
-        timeout.clear();
-      }
-      if (response.status !== 200) throw new HttpStatusError(shown, response.status, text.slice(0, 200));
-      let value: unknown;
-      try {
-        value = (JSON.parse(text) as { value?: unknown }).value;
-      } catch {}
-      if (typeof value !== 'string' || value === '') throw new Error(`GET ${shown} answered no token`);
+      const answer = await getJson(url, {
+        headers: { authorization: `Bearer ${bearer}` },
+        signal: options.signal,
+        timeoutMs: ID_TOKEN_TIMEOUT_MS,
+      });
+      const value = (answer as { value?: unknown } | null)?.value;
+      if (typeof value !== 'string' || value === '') throw new Error(`GET ${shown(url)} answered no token`);
       core.setSecret(value);
       return value;
     },

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import type { Context } from './context.ts';
+import type { Context, Text } from './context.ts';
 import { describeError } from './errors.ts';
 import type { Timing } from './pipeline.ts';
 import { criticalPath, type Graph, ganttBar, lastEnd, sequentialMs } from './timeline.ts';
@@ -46,9 +46,20 @@ const rank = (label: string) => {
 const BAR_CELLS = 24;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const code = (value: string) => (value === '' ? ' ' : `<code>${escapeHtml(value)}</code>`);
-export const escapeHtml = (value: string) =>
+// `|` too: the summary's tables are also read as Markdown, where it would split a cell.
+const escapeHtml = (value: string) =>
   value.replace(/[&<>|]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '|': '&#124;' })[c] ?? c);
+
+// Array.isArray does not narrow a readonly array type.
+const isSequence = (text: Text): text is readonly Text[] => Array.isArray(text);
+
+/** A fact's words as HTML: the only place the summary's markup is written, everything escaped. */
+export function html(text: Text): string {
+  if (typeof text === 'string') return escapeHtml(text);
+  if (isSequence(text)) return text.map(html).join('');
+  if ('code' in text) return `<code>${escapeHtml(text.code)}</code>`;
+  return text.lines.map(html).join('<br>');
+}
 
 /**
  * The job summary: what was baked (or would be), the facts stages reported, and the stage timeline with the
@@ -69,10 +80,10 @@ export async function writeSummary(
     s.addRaw('<p>🧪 <b>Dry run</b>: local checks only, nothing was pushed.</p>', true);
   const outputs = ['version', 'digest', 'artifact', 'reused']
     .filter((name) => ctx.outputs.has(name))
-    .map((name) => [{ data: name }, { data: code(ctx.outputs.get(name) ?? '') }]);
+    .map((name) => [{ data: name }, { data: html({ code: ctx.outputs.get(name) ?? '' }) || ' ' }]);
   const facts = [...ctx.facts]
     .sort((a, b) => rank(a.label) - rank(b.label))
-    .map((fact) => [{ data: escapeHtml(fact.label) }, { data: fact.value }]);
+    .map((fact) => [{ data: escapeHtml(fact.label) }, { data: html(fact.value) }]);
   const rows = [...outputs, ...facts];
   if (rows.length > 0)
     s.addTable([

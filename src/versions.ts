@@ -7,3 +7,8 @@ export const DEFAULT_TOOL_VERSIONS = {
 
 /** The placeholder the services' manifests carry where the release version belongs. */
 export const PLACEHOLDER = '${APP_PACKAGE_VERSION_TO_BE_REPLACED}';
+
+/** A released version: X.Y.Z, no "v", no pre-release, no leading zeros. */
+export const STRICT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+export const STRICT_VERSION_ALLOWED =
+  'a strict X.Y.Z version (no "v", no pre-release, no leading zeros), e.g. 1.4.2';

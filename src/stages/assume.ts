@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { type AwsCredentials, classifyAwsError, stsClient, stsSdk } from '../aws.ts';
-import { type Context, need } from '../context.ts';
+import { type Context, code, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry, type Verdict } from '../retry.ts';
@@ -143,7 +143,7 @@ export const assume = stage({
     };
     const who = response.AssumedRoleUser?.Arn ?? ctx.inputs.awsRoleArn;
     log.info(`assumed ${who}${c.Expiration ? ` until ${c.Expiration.toISOString()}` : ''}`);
-    ctx.facts.push({ label: 'role', value: `<code>${ctx.inputs.awsRoleArn}</code>` });
+    ctx.facts.push({ label: 'role', value: code(ctx.inputs.awsRoleArn) });
     return { credentials };
   },
 });

@@ -1,7 +1,7 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { childEnv, OIDC_REQUEST } from '../child-env.ts';
-import { type Context, need, privateDir } from '../context.ts';
+import { type Context, code, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import { stage } from '../pipeline.ts';
@@ -111,7 +111,7 @@ export const checkout = stage({
     }
     const bakeDir = await resolveBakeDir(root, ctx.inputs.bakePath);
     log.info(`${ctx.inputs.checkout ? `fetched tag ${version}` : 'using the workspace'} at commit ${commit}`);
-    ctx.facts.push({ label: 'commit', value: `<code>${commit}</code>` });
+    ctx.facts.push({ label: 'commit', value: code(commit) });
     return { root, commit, bakeDir };
   },
 });

@@ -1,11 +1,8 @@
-import type { ECRClient } from '@aws-sdk/client-ecr';
-import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
-import { need } from '../context.ts';
+import { code, lines, need } from '../context.ts';
+import { Ecr, type ImageCheck } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
-import type { Log } from '../log.ts';
-import { isDigest } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { retry, sleep } from '../retry.ts';
+import { sleep } from '../retry.ts';
 
 export interface ImageFound {
   /** `image:tag` */
@@ -19,46 +16,8 @@ declare module '../context.ts' {
   }
 }
 
-/** One image's state; `absent` says why it does not count as there. */
-type Check = { image: string; name: string } & ({ digest: string } | { absent: string });
-
 const POLL_FIRST_MS = 2_000;
 const POLL_MAX_MS = 15_000;
-
-/** DescribeImages for `repository:tag` (or `@digest`); throttling and 5xx retried, a missing image or repository is an answer. */
-export async function checkImage(
-  client: ECRClient,
-  repository: string,
-  reference: string,
-  signal: AbortSignal,
-  log: Log,
-): Promise<Check> {
-  const byDigest = isDigest(reference);
-  const name = `${repository}${byDigest ? '@' : ':'}${reference}`;
-  const imageId = byDigest ? { imageDigest: reference } : { imageTag: reference };
-  const { DescribeImagesCommand } = await ecrSdk();
-  try {
-    const answer = await retry(
-      () =>
-        client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [imageId] }), {
-          abortSignal: signal,
-        }),
-      ecrRetry(signal, log, `DescribeImages ${name}`),
-    );
-    const digest = answer.imageDetails?.[0]?.imageDigest;
-    return digest ? { image: repository, name, digest } : { image: repository, name, absent: 'no such tag' };
-  } catch (error) {
-    const kind = error instanceof Error ? error.name : '';
-    if (kind === 'ImageNotFoundException') return { image: repository, name, absent: 'no such tag' };
-    if (kind === 'RepositoryNotFoundException') {
-      return { image: repository, name, absent: `no repository ${repository}` };
-    }
-    throw new ActionError(`ECR DescribeImages failed for ${name}`, {
-      hint: 'check that the role allows ecr:DescribeImages on the image repositories',
-      cause: error,
-    });
-  }
-}
 
 export const images = stage({
   name: 'images',
@@ -67,17 +26,15 @@ export const images = stage({
     remoteOnly(ctx) ?? (ctx.inputs.images.length === 0 ? 'images is empty: nothing to check' : undefined),
   async run(ctx, log) {
     const { version } = need(ctx, 'resolve');
-    const region = ctx.inputs.awsRegion;
-    const client = await ecrClient(ctx, region);
+    const region = ctx.inputs.registry.region;
+    const ecr = await Ecr.forRun(ctx, ctx.inputs.registry, log);
     const deadline = Date.now() + ctx.inputs.waitForImages * 1000;
     const found = new Map<string, string>();
     let pending = [...ctx.inputs.images];
     try {
       for (let round = 0; ; round++) {
-        const checks = await Promise.all(
-          pending.map((image) => checkImage(client, image, version, ctx.signal, log)),
-        );
-        const missing: Extract<Check, { absent: string }>[] = [];
+        const checks = await Promise.all(pending.map((image) => ecr.image(image, version)));
+        const missing: Extract<ImageCheck, { absent: string }>[] = [];
         for (const check of checks) {
           if ('digest' in check) {
             found.set(check.name, check.digest);
@@ -104,7 +61,7 @@ export const images = stage({
         pending = missing.map((m) => m.image);
       }
     } finally {
-      client.destroy();
+      ecr.close();
     }
     const result = ctx.inputs.images.map((image) => {
       const name = `${image}:${version}`;
@@ -112,7 +69,7 @@ export const images = stage({
     });
     ctx.facts.push({
       label: 'images verified',
-      value: result.map((i) => `<code>${i.name}</code>`).join('<br>'),
+      value: lines(result.map((i) => code(i.name))),
     });
     return { images: result };
   },

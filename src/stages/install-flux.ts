@@ -1,5 +1,5 @@
 import { remoteOnly, stage } from '../pipeline.ts';
-import { type InstalledTool, installForRun } from '../tools.ts';
+import { type InstalledTool, installForRun } from '../tools/install.ts';
 
 declare module '../context.ts' {
   interface Results {

@@ -1,6 +1,6 @@
 import { need } from '../context.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { type InstalledTool, installForRun } from '../tools.ts';
+import { type InstalledTool, installForRun } from '../tools/install.ts';
 
 declare module '../context.ts' {
   interface Results {

@@ -1,9 +1,9 @@
-import type { ECRClient } from '@aws-sdk/client-ecr';
-import { ecrClient, ecrRetry, ecrSdk } from '../aws.ts';
-import { type Context, need } from '../context.ts';
+import { type Context, code, need } from '../context.ts';
 import { type Copied, copyByDigest } from '../copy-image.ts';
 import { signatureTag } from '../cosign.ts';
+import { Ecr } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
+import { HttpStatusError } from '../http.ts';
 import type { Log } from '../log.ts';
 import {
   checkReference,
@@ -11,16 +11,11 @@ import {
   judgeSignature,
   type MirrorPlace,
   type SignatureAction,
-  signatureLayers,
   waitUntilStored,
   where,
 } from '../mirror-rules.ts';
-import { MEDIA_TYPES, ociClientFor, RegistryError } from '../oci.ts';
+import { ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { retry } from '../retry.ts';
-import { checkImage } from './images.ts';
-import { ecrAuthorization } from './login.ts';
-import { ensureRepository } from './repository.ts';
 
 export interface Mirrored {
   region: string;
@@ -36,66 +31,25 @@ declare module '../context.ts' {
   }
 }
 
-/** What one region's ECR says it stores under a tag or digest (DescribeImages), never a registry read. */
-async function stored(
-  ctx: Context,
-  client: ECRClient,
-  region: string,
-  repository: string,
-  reference: string,
-  log: Log,
-): Promise<string | undefined> {
-  try {
-    const check = await checkImage(client, repository, reference, ctx.signal, log);
-    return 'digest' in check ? check.digest : undefined;
-  } catch (error) {
-    throw new ActionError(`ECR ${region} did not say what it stores for ${repository} ${reference}`, {
-      hint: `check that the role allows ecr:DescribeImages on ${repository} in ${region}`,
-      cause: error,
-    });
-  }
-}
-
-/** The signatures in a region's signature manifest, read through ECR's API (BatchGetImage), not the registry. */
-async function storedSignatures(
-  ctx: Context,
-  client: ECRClient,
-  region: string,
-  repository: string,
-  tag: string,
-  log: Log,
-): Promise<string[]> {
-  const { BatchGetImageCommand } = await ecrSdk();
-  try {
-    const answer = await retry(
-      () =>
-        client.send(
-          new BatchGetImageCommand({
-            repositoryName: repository,
-            imageIds: [{ imageTag: tag }],
-            acceptedMediaTypes: [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest],
-          }),
-          { abortSignal: ctx.signal },
-        ),
-      ecrRetry(ctx.signal, log, `BatchGetImage ${repository}:${tag}`),
-    );
-    const manifest = answer.images?.[0]?.imageManifest;
-    if (!manifest) throw new Error(answer.failures?.[0]?.failureReason ?? 'no manifest returned');
-    return signatureLayers(Buffer.from(manifest, 'utf8'));
-  } catch (error) {
-    throw new ActionError(`ECR ${region} did not return the signature manifest ${repository}:${tag}`, {
-      hint: `check that the role allows ecr:BatchGetImage on ${repository} in ${region}`,
-      cause: error,
-    });
-  }
-}
-
-/** Both regions as the mirror sees them: what each stores, by its ECR's own account. */
+/** Both regions as the mirror sees them: what each stores, through its own registry's ECR API. */
 interface Regions {
-  primary: ECRClient;
-  secondary: ECRClient;
-  inPrimary(reference: string): Promise<string | undefined>;
-  inSecondary(reference: string): Promise<string | undefined>;
+  primary: Ecr;
+  secondary: Ecr;
+}
+
+/** What ECR stores under a reference, as the mirror must know it: a failure to look ends the mirror. */
+async function stored(ecr: Ecr, repository: string, reference: string): Promise<string | undefined> {
+  try {
+    return await ecr.stored(repository, reference);
+  } catch (error) {
+    throw new ActionError(
+      `ECR ${ecr.registry.region} did not say what it stores for ${repository} ${reference}`,
+      {
+        hint: `check that the role allows ecr:DescribeImages on ${repository} in ${ecr.registry.region}`,
+        cause: error,
+      },
+    );
+  }
 }
 
 /** What this run has to write, decided before anything is written. */
@@ -115,25 +69,25 @@ async function survey(
   sigTag: string,
 ): Promise<Survey> {
   const [primaryTag, primarySig] = await Promise.all([
-    regions.inPrimary(place.tag),
-    regions.inPrimary(sigTag),
+    stored(regions.primary, place.repository, place.tag),
+    stored(regions.primary, place.repository, sigTag),
   ]);
   checkReference(baked, primaryTag, place);
-  const repository = await ensureRepository(ctx, place.region, place.repository, place.tag, log);
+  const repository = await regions.secondary.ensureRepository(place.repository, place.tag);
   const [secondaryTag, secondarySig] = await Promise.all([
-    regions.inSecondary(place.tag),
-    regions.inSecondary(sigTag),
+    stored(regions.secondary, place.repository, place.tag),
+    stored(regions.secondary, place.repository, sigTag),
   ]);
   log.info(
-    `${place.primaryRegion} stores ${baked} under ${place.repository}:${place.tag}; ${place.region} stores ${secondaryTag ?? 'nothing'} there`,
+    `${place.primary.region} stores ${baked} under ${place.repository}:${place.tag}; ${place.secondary.region} stores ${secondaryTag ?? 'nothing'} there`,
   );
   const artifact = judgeArtifact(baked, secondaryTag, place);
   // Only two different signature manifests need their contents compared.
   const [primaryLayers, secondaryLayers] =
     primarySig && secondarySig && primarySig !== secondarySig
       ? await Promise.all([
-          storedSignatures(ctx, regions.primary, place.primaryRegion, place.repository, sigTag, log),
-          storedSignatures(ctx, regions.secondary, place.region, place.repository, sigTag, log),
+          regions.primary.signatures(place.repository, sigTag),
+          regions.secondary.signatures(place.repository, sigTag),
         ])
       : [undefined, undefined];
   const signature = judgeSignature(
@@ -145,7 +99,7 @@ async function survey(
     place,
     sigTag,
   );
-  if (!primarySig && ctx.inputs.sign) log.warning(`${place.primaryRegion} holds no ${sigTag} to mirror`);
+  if (!primarySig && ctx.inputs.sign) log.warning(`${place.primary.region} holds no ${sigTag} to mirror`);
   return { artifact, signature, primarySig };
 }
 
@@ -161,22 +115,25 @@ async function copy(
 ): Promise<number> {
   const { authorization } = need(ctx, 'login');
   // Reads come from the primary only; the secondary is written to and asked about through ECR's API.
-  const source = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, authorization);
-  const sink = ociClientFor(ctx, log, place.registry, await ecrAuthorization(ctx, place.region, log));
-  log.info(`logged in to ${place.registry} (${place.region}); the credentials stay in memory`);
+  const source = ociClientFor(ctx, log, place.primary.host, authorization);
+  const sink = ociClientFor(ctx, log, place.secondary.host, (await regions.secondary.authorization()).token);
+  log.info(
+    `logged in to ${place.secondary.host} (${place.secondary.region}); the credentials stay in memory`,
+  );
   let copied: Copied | undefined;
   if (plan.artifact === 'copy') {
     copied = await copyByDigest(source, sink, place.repository, baked);
-    log.info(`copied ${place.repository}@${baked} and its ${copied.blobs} blobs to ${place.registry}`);
-    const what = `${place.repository}@${baked} in ${place.region}`;
-    await waitUntilStored(() => regions.inSecondary(baked), what, log, { signal: ctx.signal });
+    log.info(`copied ${place.repository}@${baked} and its ${copied.blobs} blobs to ${place.secondary.host}`);
+    const what = `${place.repository}@${baked} in ${place.secondary.region}`;
+    const look = () => stored(regions.secondary, place.repository, baked);
+    await waitUntilStored(look, what, log, { signal: ctx.signal });
   }
   if (plan.primarySig && (plan.signature === 'copy' || plan.signature === 'replace')) {
     // Before the version tag, so a Flux that sees the tag there finds its signature already in place.
     const sig = await copyByDigest(source, sink, place.repository, plan.primarySig);
     await sink.putManifest(place.repository, sigTag, sig.mediaType, sig.body);
     log.info(
-      `${plan.signature === 'replace' ? 'replaced' : 'copied'} ${sigTag} (${plan.primarySig}) in ${place.region}`,
+      `${plan.signature === 'replace' ? 'replaced' : 'copied'} ${sigTag} (${plan.primarySig}) in ${place.secondary.region}`,
     );
   }
   if (copied) {
@@ -184,7 +141,7 @@ async function copy(
       await sink.putManifest(place.repository, place.tag, copied.mediaType, copied.body);
     } catch (error) {
       // Another run tagged it meanwhile; what the tag holds is checked next either way.
-      if (!(error instanceof RegistryError && error.code === 'TAG_INVALID')) throw error;
+      if (!(error instanceof HttpStatusError && error.code === 'TAG_INVALID')) throw error;
       log.info(`${where(place)} was tagged by another run meanwhile; checking what it holds`);
     }
   }
@@ -201,11 +158,12 @@ async function confirm(
   sigTag: string,
   primarySig: string | undefined,
 ) {
-  const what = `${place.repository}:${place.tag} in ${place.region}`;
+  const what = `${place.repository}:${place.tag} in ${place.secondary.region}`;
+  const look = () => stored(regions.secondary, place.repository, place.tag);
   const [primaryAfter, secondaryAfter, secondarySig] = await Promise.all([
-    regions.inPrimary(place.tag),
-    waitUntilStored(() => regions.inSecondary(place.tag), what, log, { signal: ctx.signal }),
-    primarySig ? regions.inSecondary(sigTag) : undefined,
+    stored(regions.primary, place.repository, place.tag),
+    waitUntilStored(look, what, log, { signal: ctx.signal }),
+    primarySig ? stored(regions.secondary, place.repository, sigTag) : undefined,
   ]);
   checkReference(baked, primaryAfter, place);
   judgeArtifact(baked, secondaryAfter, place);
@@ -215,11 +173,9 @@ async function confirm(
     });
   }
   log.info(
-    `✔ ${place.primaryRegion} and ${place.region} both store ${baked} under ${place.repository}:${place.tag}`,
+    `✔ ${place.primary.region} and ${place.secondary.region} both store ${baked} under ${place.repository}:${place.tag}`,
   );
 }
-
-const code = (value: string) => `<code>${value}</code>`;
 
 /**
  * Mirrors the verified artifact (and its signature tag) to the secondary region. Every decision comes from what
@@ -243,19 +199,15 @@ export const mirror = stage({
     const { tag } = need(ctx, 'plan');
     const { digest: baked } = need(ctx, 'push');
     const repository = ctx.inputs.repository;
-    const place: MirrorPlace = { primaryRegion: ctx.inputs.awsRegion, ...secondary, repository, tag };
+    const place: MirrorPlace = { primary: ctx.inputs.registry, secondary, repository, tag };
     const sigTag = signatureTag(baked);
     const [primary, other] = await Promise.all([
-      ecrClient(ctx, place.primaryRegion),
-      ecrClient(ctx, place.region),
+      Ecr.forRun(ctx, place.primary, log),
+      Ecr.forRun(ctx, secondary, log),
     ]);
-    const regions: Regions = {
-      primary,
-      secondary: other,
-      inPrimary: (reference) => stored(ctx, primary, place.primaryRegion, repository, reference, log),
-      inSecondary: (reference) => stored(ctx, other, place.region, repository, reference, log),
-    };
-    const target = code(`${secondary.registry}/${repository}:${tag}`);
+    const regions: Regions = { primary, secondary: other };
+    const mirroredTo = { region: secondary.region, registry: secondary.host };
+    const target = code(`${secondary.host}/${repository}:${tag}`);
     try {
       const plan = await survey(ctx, log, regions, place, baked, sigTag);
       if (plan.artifact === 'mirrored' && (plan.signature === 'mirrored' || plan.signature === 'none')) {
@@ -263,9 +215,9 @@ export const mirror = stage({
         log.info(`✔ ${where(place)} already holds ${baked}${also}; nothing written`);
         ctx.facts.push({
           label: 'mirror',
-          value: `already mirrored: ${target} (${secondary.region}) holds this digest`,
+          value: ['already mirrored: ', target, ` (${secondary.region}) holds this digest`],
         });
-        return { ...secondary, outcome: 'already mirrored', signature: plan.signature };
+        return { ...mirroredTo, outcome: 'already mirrored', signature: plan.signature };
       }
       const blobs = await copy(ctx, log, regions, place, baked, sigTag, plan);
       await confirm(ctx, log, regions, place, baked, sigTag, plan.primarySig);
@@ -276,12 +228,12 @@ export const mirror = stage({
       ];
       ctx.facts.push({
         label: 'mirror',
-        value: `copied to ${target} (${secondary.region}): ${parts.join(', ')}`,
+        value: ['copied to ', target, ` (${secondary.region}): ${parts.join(', ')}`],
       });
-      return { ...secondary, outcome: 'copied', signature: plan.signature };
+      return { ...mirroredTo, outcome: 'copied', signature: plan.signature };
     } finally {
-      primary.destroy();
-      other.destroy();
+      primary.close();
+      other.close();
     }
   },
 });

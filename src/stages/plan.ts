@@ -1,4 +1,4 @@
-import { need } from '../context.ts';
+import { code, need } from '../context.ts';
 import { stage } from '../pipeline.ts';
 
 /** What will be pushed, derived once for the push and for a dry run's report. */
@@ -37,9 +37,9 @@ export const plan = stage({
     const verb = ctx.inputs.dryRun ? 'would push' : 'pushes';
     log.info(`${verb} ${result.url} (revision ${result.revision}, source ${result.source})`);
     ctx.facts.push(
-      { label: ctx.inputs.dryRun ? 'would push' : 'target', value: `<code>${repository}:${version}</code>` },
-      { label: 'revision', value: `<code>${result.revision}</code>` },
-      { label: 'source', value: `<code>${result.source}</code>` },
+      { label: ctx.inputs.dryRun ? 'would push' : 'target', value: code(`${repository}:${version}`) },
+      { label: 'revision', value: code(result.revision) },
+      { label: 'source', value: code(result.source) },
     );
     return result;
   },

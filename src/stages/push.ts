@@ -1,4 +1,6 @@
-import { type Context, need } from '../context.ts';
+import { toolEnv } from '../child-env.ts';
+import { type Context, code, need } from '../context.ts';
+import { deleteCommand } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import {
@@ -11,7 +13,6 @@ import type { Log } from '../log.ts';
 import { isDigest, type OciClient, ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { readTree } from '../tree.ts';
-import { toolEnv } from './login.ts';
 
 export interface Pushed {
   digest: string;
@@ -57,16 +58,12 @@ export async function tagState(
   }
 }
 
-export function deleteCommand(region: string, repository: string, tag: string): string {
-  return `aws ecr batch-delete-image --region ${region} --repository-name ${repository} --image-ids imageTag=${tag}`;
-}
-
 function refuse(ctx: Context, where: string, found: Extract<TagState, { state: 'different' }>): ActionError {
   const { tag } = need(ctx, 'plan');
   return new ActionError(
     `${where} already exists (${found.digest}) with different content: ${found.differences.join('; ')}`,
     {
-      hint: `a published tag is never replaced; release a new version, or if re-baking ${tag} is really meant, delete it first: ${deleteCommand(ctx.inputs.awsRegion, ctx.inputs.repository, tag)}`,
+      hint: `a published tag is never replaced; release a new version, or if re-baking ${tag} is really meant, delete it first: ${deleteCommand(ctx.inputs.registry, ctx.inputs.repository, tag)}`,
     },
   );
 }
@@ -96,7 +93,7 @@ async function fluxPush(
   ];
   log.info(`flux ${args.join(' ')}`);
   const result = await exec(flux.path, args, {
-    env: toolEnv(ctx),
+    env: toolEnv(need(ctx, 'login').dockerConfig),
     signal: ctx.signal,
     timeoutMs: FLUX_PUSH_TIMEOUT_MS,
   });
@@ -146,13 +143,13 @@ export const push = stage({
       log.info(`${where} already holds this exact bake (${digest}); nothing pushed`);
       ctx.facts.push({
         label: 'push',
-        value: `reused <code>${digest}</code>: the tag already held this bake`,
+        value: ['reused ', code(digest), ': the tag already held this bake'],
       });
       return finish(ctx, digest, true);
     };
     const pushedAs = (digest: string): Pushed => {
       log.info(`pushed ${where} → ${digest}`);
-      ctx.facts.push({ label: 'push', value: `pushed <code>${digest}</code>` });
+      ctx.facts.push({ label: 'push', value: ['pushed ', code(digest)] });
       return finish(ctx, digest, false);
     };
 

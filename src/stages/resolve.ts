@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { ActionError } from '../errors.ts';
-import { show } from '../inputs.ts';
+import { ActionError, show } from '../errors.ts';
 import { stage } from '../pipeline.ts';
 import type { Runner } from '../runner.ts';
+import { STRICT_VERSION } from '../versions.ts';
 
 export interface Resolved {
   version: string;
@@ -16,11 +16,9 @@ declare module '../context.ts' {
   }
 }
 
-const STRICT = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
-
 /** Why a candidate is not a strict X.Y.Z, in words a release engineer recognises. */
 function problem(candidate: string): string | undefined {
-  if (STRICT.test(candidate)) return undefined;
+  if (STRICT_VERSION.test(candidate)) return undefined;
   if (/^[vV]\d/.test(candidate)) return 'drop the leading "v"';
   if (/^\d+\.\d+\.\d+[-+]/.test(candidate)) return 'pre-release and build suffixes are not released';
   if (/^\d+\.\d+\.\d+$/.test(candidate)) return 'leading zeros are not allowed';

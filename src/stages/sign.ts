@@ -1,4 +1,5 @@
-import { type Context, need } from '../context.ts';
+import { toolEnv } from '../child-env.ts';
+import { type Context, code, need } from '../context.ts';
 import {
   type CosignRun,
   cosignEnv,
@@ -11,15 +12,13 @@ import {
   verifyConclusively,
   verifyOnce,
 } from '../cosign.ts';
+import { fixCommand } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import type { Log } from '../log.ts';
 import { ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { fetchIdToken, GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
-import { escapeHtml } from '../summary.ts';
-import { toolEnv } from './login.ts';
-import { fixCommand } from './repository.ts';
 
 /** Who signs (or signed) the artifact and whether this run wrote the signature. */
 export type Signing =
@@ -35,8 +34,6 @@ declare module '../context.ts' {
 const SIGN_TIMEOUT_MS = 5 * 60_000;
 // Fulcio must see the token unexpired; below this margin a sign is not worth starting.
 const TOKEN_MARGIN_MS = 15_000;
-
-const code = (value: string): string => `<code>${escapeHtml(value)}</code>`;
 
 /** The signer to expect: `certificate-identity` when set, else the identity in the run's own token. */
 export function expectedIdentity(input: string | undefined, token: SigningToken | undefined): string {
@@ -72,7 +69,7 @@ export function identityConflict(
 
 function signHint(ctx: Context, stderr: string): string {
   if (/TAG_INVALID|tag invalid|immutable/i.test(stderr)) {
-    return `the repository refuses to rewrite the signature tag; allow sha256-* tags to change: ${fixCommand(ctx.inputs.awsRegion, ctx.inputs.repository)}`;
+    return `the repository refuses to rewrite the signature tag; allow sha256-* tags to change: ${fixCommand(ctx.inputs.registry, ctx.inputs.repository)}`;
   }
   return 'see cosign’s message above; a re-run reuses the pushed artifact and signs it';
 }
@@ -112,7 +109,7 @@ export const sign = stage({
       log.warning(
         'sign: false: the artifact is not signed; a Flux OCIRepository with `verify.provider: cosign` will refuse it',
       );
-      ctx.facts.push({ label: 'signature', value: '⚠️ not signed (<code>sign: false</code>)' });
+      ctx.facts.push({ label: 'signature', value: ['⚠️ not signed (', code('sign: false'), ')'] });
       return { enabled: false };
     }
     const installed = need(ctx, 'install-cosign');
@@ -129,7 +126,7 @@ export const sign = stage({
     const cosign: CosignRun = {
       path: installed.path,
       version: installed.version,
-      env: cosignEnv(toolEnv(ctx)),
+      env: cosignEnv(toolEnv(need(ctx, 'login').dockerConfig)),
       signal: ctx.signal,
       timeoutMs: VERIFY_TIMEOUT_MS,
     };

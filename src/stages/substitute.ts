@@ -1,7 +1,8 @@
 import { chmod, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import semver from 'semver';
-import { need, privateDir } from '../context.ts';
+import { isMap, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
+import { code, lines, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { ChartFloor } from '../inputs.ts';
 import type { Annotation, Log } from '../log.ts';
@@ -56,14 +57,8 @@ function occurrences(text: string, needle: string): number[] {
 }
 
 /** `chart: NAME` with a sibling `version` below a floor, wherever it sits in a YAML document. */
-export async function chartFindings(
-  text: string,
-  floors: readonly ChartFloor[],
-  file: string,
-): Promise<Finding[]> {
+export function chartFindings(text: string, floors: readonly ChartFloor[], file: string): Finding[] {
   if (floors.length === 0 || !/\bchart\s*:/.test(text)) return [];
-  // Loaded on first use: the YAML parser is a sixth of the bundle and nothing before this stage needs it.
-  const { isMap, isScalar, LineCounter, parseAllDocuments, visit } = await import('yaml');
   const counter = new LineCounter();
   const findings: Finding[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: counter })) {
@@ -152,7 +147,7 @@ export async function bake(
         }
       }
       if (YAML_FILE.test(name)) {
-        for (const { message, file, line } of await chartFindings(text, options.chartFloors, at(path))) {
+        for (const { message, file, line } of chartFindings(text, options.chartFloors, at(path))) {
           log.warning(`${file}:${line}: ${message}`, { file, line });
         }
       }
@@ -204,9 +199,7 @@ export const substitute = stage({
     ctx.facts.push({ label: 'files baked', value: String(files.length) });
     ctx.facts.push({
       label: 'files substituted',
-      value: substituted.length
-        ? substituted.map((f) => `<code>${f.path}</code> × ${f.replaced}`).join('<br>')
-        : 'none',
+      value: substituted.length ? lines(substituted.map((f) => [code(f.path), ` × ${f.replaced}`])) : 'none',
     });
     return { dir, files };
   },

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { ActionError } from '../errors.ts';
-import { classifyHttp, HTTP_BACKOFF, HttpStatusError, timeoutSignal } from '../http.ts';
-import { show } from '../inputs.ts';
+import { code } from '../context.ts';
+import { ActionError, show } from '../errors.ts';
+import { classifyHttp, getJson, HTTP_BACKOFF } from '../http.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
 
@@ -28,30 +28,6 @@ export function versionFromFind(body: unknown): string | undefined {
   return version?.replace(/^v/, '');
 }
 
-async function getFind(url: string, signal: AbortSignal): Promise<unknown> {
-  const timeout = timeoutSignal(REQUEST_TIMEOUT_MS, signal);
-  let text: string;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { accept: 'application/json' }, signal: timeout.signal });
-    text = await response.text();
-  } finally {
-    timeout.clear();
-  }
-  if (response.status !== 200) {
-    let detail = '';
-    try {
-      detail = String((JSON.parse(text) as { error?: { message?: unknown } }).error?.message ?? '');
-    } catch {}
-    throw new HttpStatusError(url, response.status, detail.slice(0, 200));
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ActionError(`GET ${url} did not answer JSON`);
-  }
-}
-
 export const teleportVersion = stage({
   name: 'teleport-version',
   needs: [],
@@ -59,13 +35,13 @@ export const teleportVersion = stage({
   skip: remoteOnly,
   async run(ctx, log) {
     if (ctx.inputs.teleportVersion !== 'auto') {
-      ctx.facts.push({ label: 'Teleport version', value: `<code>${ctx.inputs.teleportVersion}</code>` });
+      ctx.facts.push({ label: 'Teleport version', value: code(ctx.inputs.teleportVersion) });
       return { version: ctx.inputs.teleportVersion, from: 'input' };
     }
     const url = `https://${ctx.inputs.teleportFqdn}/webapi/find`;
     let body: unknown;
     try {
-      body = await retry(() => getFind(url, ctx.signal), {
+      body = await retry(() => getJson(url, { signal: ctx.signal, timeoutMs: REQUEST_TIMEOUT_MS }), {
         ...HTTP_BACKOFF,
         classify: classifyHttp,
         signal: ctx.signal,
@@ -86,7 +62,7 @@ export const teleportVersion = stage({
       );
     }
     log.info(`Teleport ${version} (from ${url})`);
-    ctx.facts.push({ label: 'Teleport version', value: `<code>${version}</code>` });
+    ctx.facts.push({ label: 'Teleport version', value: code(version) });
     return { version, from: 'proxy' };
   },
 });

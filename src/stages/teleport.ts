@@ -1,9 +1,10 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
+import { stringify } from 'yaml';
 import { preloadAwsSdk } from '../aws.ts';
 import { childEnv } from '../child-env.ts';
-import { type Context, need, privateDir } from '../context.ts';
+import { type Context, code, need, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
 import { checkJwt, JwtError } from '../jwt.ts';
@@ -21,8 +22,7 @@ const TBOT_TIMEOUT_MS = 3 * 60_000;
 const MTIME_SLACK_MS = 1000;
 
 /** tbot's v2 config: join with the runner's GitHub OIDC token once, keep nothing on disk but the JWT. */
-export async function tbotConfig(ctx: Pick<Context, 'inputs'>, destination: string): Promise<string> {
-  const { stringify } = await import('yaml');
+export function tbotConfig(ctx: Pick<Context, 'inputs'>, destination: string): string {
   return stringify({
     version: 'v2',
     proxy_server: ctx.inputs.teleportFqdn,
@@ -76,7 +76,7 @@ export const teleport = stage({
     const dir = await privateDir(ctx, 'tbot');
     const destination = await privateDir(ctx, 'tbot/identity');
     const config = join(dir, 'tbot.yaml');
-    await writeFile(config, await tbotConfig(ctx, destination), { mode: 0o600, flag: 'wx' });
+    await writeFile(config, tbotConfig(ctx, destination), { mode: 0o600, flag: 'wx' });
 
     const args = ['start', '--config', config, ...(ctx.runner.debug ? ['--debug'] : [])];
     log.info(
@@ -111,7 +111,7 @@ export const teleport = stage({
     log.info(`workload-identity JWT for ${STS_AUDIENCE}, valid until ${svid.expiresAt.toISOString()}`);
     ctx.facts.push({
       label: 'workload identity',
-      value: `<code>${ctx.inputs.teleportWorkloadIdentity}</code> via <code>${ctx.inputs.teleportFqdn}</code>`,
+      value: [code(ctx.inputs.teleportWorkloadIdentity), ' via ', code(ctx.inputs.teleportFqdn)],
     });
     return { jwt: svid.jwt, expiresAt: svid.expiresAt };
   },

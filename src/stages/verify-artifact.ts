@@ -1,4 +1,4 @@
-import { need } from '../context.ts';
+import { code, need } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import { ANNOTATIONS, compareArtifact, pullFluxArtifact } from '../flux-artifact.ts';
 import { ociClientFor } from '../oci.ts';
@@ -61,7 +61,7 @@ export const verifyArtifact = stage({
     log.info(`✔ revision ${plan.revision}, source ${plan.source}, no ${PLACEHOLDER} left`);
     ctx.facts.push({
       label: 'pulled back',
-      value: `${pulled.files.size} files identical, by digest <code>${digest}</code>`,
+      value: [`${pulled.files.size} files identical, by digest `, code(digest)],
     });
     return { files: pulled.files.size };
   },

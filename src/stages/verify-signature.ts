@@ -1,8 +1,7 @@
-import { need } from '../context.ts';
+import { toolEnv } from '../child-env.ts';
+import { code, need } from '../context.ts';
 import { cosignEnv, VERIFY_TIMEOUT_MS, type VerifyTarget, verifyOnce, verifyWithBackoff } from '../cosign.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { escapeHtml } from '../summary.ts';
-import { toolEnv } from './login.ts';
 
 declare module '../context.ts' {
   interface Results {
@@ -31,14 +30,14 @@ export const verifySignature = stage({
       log.info(`✔ ${artifact} verified for ${target.identity} (issuer ${target.issuer}) before signing`);
       ctx.facts.push({
         label: 'signature verified',
-        value: `✔ for <code>${escapeHtml(target.identity)}</code>, by the check before signing`,
+        value: ['✔ for ', code(target.identity), ', by the check before signing'],
       });
       return { attempts: 0 };
     }
     const cosign = {
       path: installed.path,
       version: installed.version,
-      env: cosignEnv(toolEnv(ctx)),
+      env: cosignEnv(toolEnv(need(ctx, 'login').dockerConfig)),
       signal: ctx.signal,
       timeoutMs: VERIFY_TIMEOUT_MS,
     };
@@ -56,7 +55,7 @@ export const verifySignature = stage({
     log.info(`✔ ${artifact} verifies for ${target.identity} (issuer ${target.issuer})`);
     ctx.facts.push({
       label: 'signature verified',
-      value: `✔ for <code>${escapeHtml(target.identity)}</code>${attempts > 1 ? ` after ${attempts} attempts` : ''}`,
+      value: ['✔ for ', code(target.identity), attempts > 1 ? ` after ${attempts} attempts` : ''],
     });
     return { attempts };
   },

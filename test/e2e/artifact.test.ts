@@ -254,7 +254,7 @@ describe('before anything is pushed', () => {
     assert.equal(result.code, 0, why(result));
     assert.equal(throttled.hits, 2);
     assert.equal(unavailable.hits, 2);
-    assert.match(result.stdout, /answered 503 UNAVAILABLE.*attempt 2 in \d+ ms/);
+    assert.match(result.stdout, /answered HTTP 503: UNAVAILABLE.*attempt 2 in \d+ ms/);
     assert.equal(
       result.outputs['digest'],
       await fx.world.tagDigest(fx.world.region, 'flaky-registry-manifests', '1.2.3'),

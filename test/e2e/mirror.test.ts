@@ -173,7 +173,7 @@ describe('the mirror', () => {
     assert.equal(throttled.hits, 1);
     assert.match(
       result.stdout,
-      /upload of sha256:[0-9a-f]{64} to \S+ failed \(PUT \S+ answered 503 UNAVAILABLE.*\); attempt 2 in \d+ ms/,
+      /upload of sha256:[0-9a-f]{64} to \S+ failed \(PUT \S+ answered HTTP 503: UNAVAILABLE.*\); attempt 2 in \d+ ms/,
     );
     const digest = result.outputs['digest'] ?? '';
     assert.equal(await world.tagDigest(SECONDARY_REGION, 'mirror-flaky-manifests', '1.2.3'), digest);

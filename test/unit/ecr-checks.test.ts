@@ -7,8 +7,7 @@ import {
   RepositoryNotFoundException,
   ServerException,
 } from '@aws-sdk/client-ecr';
-import { checkImage } from '../../src/stages/images.ts';
-import { fixCommand, judgeRepository, tagMutable } from '../../src/stages/repository.ts';
+import { Ecr, type EcrRegistry, fixCommand, judgeRepository, tagMutable } from '../../src/ecr.ts';
 import { RecordingLog } from '../support/log.ts';
 
 const repo = (mutability: string, filters: string[] = []): Repository => ({
@@ -18,6 +17,9 @@ const repo = (mutability: string, filters: string[] = []): Repository => ({
     ? { imageTagMutabilityExclusionFilters: filters.map((filter) => ({ filterType: 'WILDCARD', filter })) }
     : {}),
 });
+
+const REGISTRY: EcrRegistry = { host: '127.0.0.1:5443', region: 'us-west-2', account: undefined };
+const EU: EcrRegistry = { host: '127.0.0.1:5443', region: 'eu-central-1', account: undefined };
 
 describe('tagMutable', () => {
   const sig = `sha256-${'a'.repeat(64)}.sig`;
@@ -36,14 +38,14 @@ describe('tagMutable', () => {
 describe('judgeRepository', () => {
   test('the repository the action creates is accepted silently, signatures writable', () => {
     const log = new RecordingLog();
-    const judged = judgeRepository(repo('IMMUTABLE_WITH_EXCLUSION', ['sha256-*']), '1.2.3', 'us-west-2', log);
+    const judged = judgeRepository(repo('IMMUTABLE_WITH_EXCLUSION', ['sha256-*']), '1.2.3', REGISTRY, log);
     assert.deepEqual(judged, { mutability: 'IMMUTABLE_WITH_EXCLUSION', signaturesWritable: true });
     assert.deepEqual(log.of('notice'), []);
   });
 
   test('plain IMMUTABLE is accepted with a notice that a later signature may fail', () => {
     const log = new RecordingLog();
-    const judged = judgeRepository(repo('IMMUTABLE'), '1.2.3', 'us-west-2', log);
+    const judged = judgeRepository(repo('IMMUTABLE'), '1.2.3', REGISTRY, log);
     assert.equal(judged.signaturesWritable, false);
     assert.match(
       log.of('notice')[0]?.message ?? '',
@@ -58,27 +60,29 @@ describe('judgeRepository', () => {
       repo('MUTABLE_WITH_EXCLUSION', ['x']),
     ]) {
       assert.throws(
-        () => judgeRepository(r, '1.2.3', 'eu-central-1', new RecordingLog()),
+        () => judgeRepository(r, '1.2.3', EU, new RecordingLog()),
         (error: Error & { hint?: string }) => {
           assert.match(
             error.message,
             /repository svc-manifests is \S+: its tag 1\.2\.3 could be overwritten/,
           );
-          assert.ok(error.hint?.includes(fixCommand('eu-central-1', 'svc-manifests')));
+          assert.ok(error.hint?.includes(fixCommand(EU, 'svc-manifests')));
           return true;
         },
       );
     }
     assert.equal(
-      fixCommand('us-west-2', 'svc-manifests'),
+      fixCommand(REGISTRY, 'svc-manifests'),
       'aws ecr put-image-tag-mutability --region us-west-2 --repository-name svc-manifests --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=sha256-*',
     );
   });
 });
 
-describe('checkImage', () => {
+describe('Ecr.image', () => {
   const client = (answer: () => unknown) => ({ send: async () => answer() }) as unknown as ECRClient;
   const signal = new AbortController().signal;
+  const checkImage = (c: ECRClient, repository: string, tag: string, s: AbortSignal, log: RecordingLog) =>
+    new Ecr(c, REGISTRY, s, log).image(repository, tag);
   const meta = { $metadata: {} };
 
   test('an image found gives its digest', async () => {

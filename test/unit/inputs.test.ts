@@ -56,8 +56,9 @@ describe('inputs', () => {
     assert.equal(inputs.toolMirror, 'https://mirror.example.com/tools');
     assert.equal(inputs.teleportToken, 'custom-token');
     assert.deepEqual(inputs.secondary, {
+      host: '515260921971.dkr.ecr.eu-central-1.amazonaws.com',
       region: 'eu-central-1',
-      registry: '515260921971.dkr.ecr.eu-central-1.amazonaws.com',
+      account: '515260921971',
     });
     assert.equal(inputs.sign, false);
     assert.equal(inputs.waitForImages, 120);

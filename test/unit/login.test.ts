@@ -3,8 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Context } from '../../src/context.ts';
-import { parseAuthorizationToken, toolEnv, writeDockerConfig } from '../../src/stages/login.ts';
+import { toolEnv } from '../../src/child-env.ts';
+import { parseAuthorizationToken } from '../../src/ecr.ts';
+import { writeDockerConfig } from '../../src/stages/login.ts';
 
 let root: string;
 before(async () => {
@@ -47,10 +48,7 @@ test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials, a
       SSL_CERT_FILE: '/ca.pem',
       ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc',
     });
-    const ctx = {
-      results: { login: { dockerConfig: '/private/docker', authorization: 'x' } },
-    } as unknown as Context;
-    const env = toolEnv(ctx);
+    const env = toolEnv('/private/docker');
     assert.equal(env['DOCKER_CONFIG'], '/private/docker');
     assert.equal(env['SSL_CERT_FILE'], '/ca.pem');
     assert.equal(

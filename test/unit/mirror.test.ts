@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { Context } from '../../src/context.ts';
 import { copyByDigest, manifestBlobs } from '../../src/copy-image.ts';
-import { signatureTag } from '../../src/cosign.ts';
+import { signatureLayers, signatureTag } from '../../src/cosign.ts';
 import { ActionError } from '../../src/errors.ts';
 import { readInputs } from '../../src/inputs.ts';
 import {
@@ -11,7 +11,6 @@ import {
   judgeArtifact,
   judgeSignature,
   type MirrorPlace,
-  signatureLayers,
   waitUntilStored,
 } from '../../src/mirror-rules.ts';
 import { type Manifest, MEDIA_TYPES, type OciClient } from '../../src/oci.ts';
@@ -23,9 +22,16 @@ const sha = (data: Buffer | string) => `sha256:${createHash('sha256').update(dat
 const BAKED = `sha256:${'b'.repeat(64)}`;
 const OTHER = `sha256:${'0'.repeat(64)}`;
 const PLACE: MirrorPlace = {
-  primaryRegion: 'us-west-2',
-  region: 'eu-central-1',
-  registry: '515260921971.dkr.ecr.eu-central-1.amazonaws.com',
+  primary: {
+    host: '515260921971.dkr.ecr.us-west-2.amazonaws.com',
+    region: 'us-west-2',
+    account: '515260921971',
+  },
+  secondary: {
+    host: '515260921971.dkr.ecr.eu-central-1.amazonaws.com',
+    region: 'eu-central-1',
+    account: '515260921971',
+  },
   repository: 'svc-manifests',
   tag: '1.2.3',
 };
@@ -65,7 +71,7 @@ describe('the version tag in the secondary region', () => {
       () => judgeArtifact(BAKED, OTHER, PLACE),
       refused(
         /^515260921971\.dkr\.ecr\.eu-central-1\.amazonaws\.com\/svc-manifests:1\.2\.3 \(eu-central-1\) already holds sha256:0{64}, not sha256:b{64}; nothing overwritten$/,
-        'aws ecr batch-delete-image --region eu-central-1 --repository-name svc-manifests --image-ids imageTag=1.2.3',
+        'aws ecr batch-delete-image --region eu-central-1 --registry-id 515260921971 --repository-name svc-manifests --image-ids imageTag=1.2.3',
       ),
     );
   });
@@ -97,7 +103,7 @@ describe('the signature tag in the secondary region', () => {
         new RegExp(
           `:${SIG_TAG.replace('.', '\\.')} \\(eu-central-1\\) holds 1 signature\\(s\\) the primary's`,
         ),
-        `aws ecr batch-delete-image --region eu-central-1 --repository-name svc-manifests --image-ids imageTag=${SIG_TAG}`,
+        `aws ecr batch-delete-image --region eu-central-1 --registry-id 515260921971 --repository-name svc-manifests --image-ids imageTag=${SIG_TAG}`,
       ),
     );
   });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { HttpStatusError } from '../../src/http.ts';
 import { MEDIA_TYPES, OciClient, type OciClientOptions, RegistryError } from '../../src/oci.ts';
 import { makeTls } from '../world/tls.ts';
 
@@ -184,7 +185,7 @@ function trustedSuite(dir: string): void {
         res.end('<h1>Not Found</h1>');
       };
       await assert.rejects(client().getManifest('svc-manifests', '1.2.3'), (error: unknown) => {
-        assert.ok(error instanceof RegistryError);
+        assert.ok(error instanceof HttpStatusError);
         assert.equal(error.status, 404);
         return true;
       });
@@ -261,8 +262,8 @@ function trustedSuite(dir: string): void {
       });
       s3.handle = (_req, res) => registryError(res, 403, 'AccessDenied');
       await assert.rejects(client().getBlob('svc-manifests', sha(blob)), (error: unknown) => {
-        assert.ok(error instanceof RegistryError);
-        assert.match(error.message, /answered 403/);
+        assert.ok(error instanceof HttpStatusError);
+        assert.match(error.message, /answered HTTP 403/);
         assert.doesNotMatch(error.message, /secret-signature/);
         return true;
       });
@@ -294,7 +295,7 @@ function trustedSuite(dir: string): void {
       assert.equal(got?.digest, sha(manifest));
       assert.equal(registry.seen.length, 3);
       assert.equal(told.length, 2);
-      assert.match(told[0] ?? '', /answered 503 UNAVAILABLE/);
+      assert.match(told[0] ?? '', /answered HTTP 503: UNAVAILABLE/);
     });
 
     test('a reset connection is retried', async () => {
@@ -307,7 +308,7 @@ function trustedSuite(dir: string): void {
       registry.handle = (_req, res) =>
         registryError(res, 401, 'DENIED', 'Your authorization token is invalid.');
       await assert.rejects(client().getManifest('svc-manifests', '1.2.3'), (error: unknown) => {
-        assert.ok(error instanceof RegistryError);
+        assert.ok(error instanceof HttpStatusError);
         assert.equal(error.status, 401);
         assert.equal(error.code, 'DENIED');
         assert.match(error.hint ?? '', /refused the ECR credentials/);
@@ -393,7 +394,7 @@ function trustedSuite(dir: string): void {
       assert.equal(told.length, 1);
       assert.match(
         told[0] ?? '',
-        /^upload of sha256:[0-9a-f]{64} to \S+ failed \(PUT \S+ answered 503 UNAVAILABLE/,
+        /^upload of sha256:[0-9a-f]{64} to \S+ failed \(PUT \S+ answered HTTP 503: UNAVAILABLE/,
       );
     });
 
@@ -440,14 +441,14 @@ function trustedSuite(dir: string): void {
       await assert.rejects(
         client().putManifest('svc', '1.2.3', MEDIA_TYPES.ociManifest, manifest),
         (error) => {
-          assert.ok(error instanceof RegistryError);
+          assert.ok(error instanceof HttpStatusError);
           assert.equal(error.code, 'TAG_INVALID');
           return true;
         },
       );
       assert.equal(registry.seen.length, 1);
       registry.handle = (_req, res) => registryError(res, 401, 'DENIED');
-      await assert.rejects(client().uploadBlob('svc', sha(blob), blob), (error: RegistryError) => {
+      await assert.rejects(client().uploadBlob('svc', sha(blob), blob), (error: HttpStatusError) => {
         assert.match(error.hint ?? '', /may push to this repository/);
         return true;
       });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isNetworkError, retry } from '../../src/retry.ts';
+import { isNetworkError } from '../../src/http.ts';
+import { retry } from '../../src/retry.ts';
 
 const noSleep = () => {
   const waits: number[] = [];
@@ -109,7 +110,7 @@ test('retry: an abort stops the wait', async () => {
   await assert.rejects(run, /cancelled|x/);
 });
 
-test('isNetworkError: connection codes, nested causes and fetch failures', () => {
+test('isNetworkError: connection codes and nested causes', () => {
   assert.ok(isNetworkError(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
   assert.ok(
     isNetworkError(

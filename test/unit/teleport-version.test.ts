@@ -18,18 +18,18 @@ test('tools_version wins over server_version, which is the fallback', () => {
 });
 
 test('5xx, 429 and network failures are retried; other answers are not', () => {
-  assert.equal(classifyHttp(new HttpStatusError('https://t/webapi/find', 502, '')), 'retry');
-  assert.equal(classifyHttp(new HttpStatusError('https://t/webapi/find', 429, '')), 'retry');
-  assert.equal(classifyHttp(new HttpStatusError('https://t/webapi/find', 404, 'not found')), 'fail');
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 502, '')), 'retry');
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 429, '')), 'retry');
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 404, 'not found')), 'fail');
   assert.equal(
     classifyHttp(
-      new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }),
+      new Error('GET https://t failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }),
     ),
     'retry',
   );
   assert.equal(classifyHttp(new Error('other')), 'fail');
   assert.equal(
-    new HttpStatusError('https://t/webapi/find', 503, 'down').message,
+    new HttpStatusError('GET', 'https://t/webapi/find', 503, 'down').message,
     'GET https://t/webapi/find answered HTTP 503: down',
   );
 });

@@ -12,11 +12,11 @@ import {
   type Asset,
   assetFor,
   checksumFor,
-  installTool,
   PINNED_SHA256,
   toolArch,
   viaMirror,
-} from '../../src/tools.ts';
+} from '../../src/tools/assets.ts';
+import { installTool } from '../../src/tools/install.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 

@@ -9,7 +9,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Counters } from './counters.ts';
-import { ACCOUNT_ID, type RegionState, tagIsImmutable } from './ecr-state.ts';
+import { ACCOUNT_ID, type RegionState, tagIsImmutable } from './ecr/state.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps, readBody } from './https-server.ts';
 import { isDigest, MANIFEST_ACCEPT } from './oci.ts';

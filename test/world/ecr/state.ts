@@ -1,5 +1,6 @@
 // What the ECR emulation keeps itself: repositories (existence, tag mutability, filters) and issued registry passwords.
-import type { RegistryProcess } from './registry.ts';
+import type { RegistryProcess } from '../registry.ts';
+import { EcrError } from './errors.ts';
 
 export const ACCOUNT_ID = '515260921971';
 
@@ -21,17 +22,6 @@ export interface RepositoryMeta {
   readonly createdAt: Date;
   mutability: Mutability;
   filters: ExclusionFilter[];
-}
-
-/** An error ECR's JSON API sends: `{"__type": code, "message": ...}`. */
-export class EcrError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 const REPO_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;

@@ -1,0 +1,133 @@
+// The ECR JSON API (awsJson1_1) on one HTTPS endpoint for all regions: SigV4 auth, then dispatch by X-Amz-Target.
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Counters } from '../counters.ts';
+import type { ErrorShape, Faults, ServiceFaultStyle } from '../faults.ts';
+import { type Listener, listenHttps, readBody } from '../https-server.ts';
+import { parseAuthorization, verifySigV4 } from '../sigv4.ts';
+import type { StsServer } from '../sts.ts';
+import { EcrError } from './errors.ts';
+import { OPERATIONS } from './ops/index.ts';
+import type { RegionState } from './state.ts';
+
+const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
+const JSON_TYPE = 'application/x-amz-json-1.1';
+
+export interface EcrApi {
+  readonly url: string;
+  readonly listener: Listener;
+  /** Registry passwords and authorization tokens issued so far. */
+  secrets(): string[];
+}
+
+function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'content-type': JSON_TYPE,
+    'content-length': String(data.length),
+    'x-amzn-requestid': randomUUID(),
+    ...extra,
+  });
+  res.end(data);
+}
+
+function sendError(res: ServerResponse, e: ErrorShape): void {
+  send(res, e.status, { __type: e.code, message: e.message }, { 'x-amzn-errortype': e.code });
+}
+
+const style: ServiceFaultStyle = {
+  write: sendError,
+  serverCode: 'ServerException',
+  throttle: { status: 400, code: 'ThrottlingException', message: 'Rate exceeded' },
+  statusFor: (code) => (code === 'ServerException' ? 500 : 400),
+};
+
+/** ECR API counter/fault target for a region: 'ecr' for the primary, 'ecr-secondary' for the other. */
+export function ecrTarget(region: string, primary: string): string {
+  return region === primary ? 'ecr' : 'ecr-secondary';
+}
+
+export async function startEcrApi(
+  tls: Parameters<typeof listenHttps>[0],
+  counters: Counters,
+  faults: Faults,
+  regions: ReadonlyMap<string, RegionState>,
+  primary: string,
+  sts: StsServer,
+): Promise<EcrApi> {
+  const issued: string[] = [];
+
+  const listener = await listenHttps(tls, 'ecr', async (req, res) => {
+    const body = await readBody(req);
+    const targetHeader = String(req.headers['x-amz-target'] ?? '');
+    const op = targetHeader.startsWith(TARGET_PREFIX)
+      ? targetHeader.slice(TARGET_PREFIX.length)
+      : targetHeader || 'unknown';
+    const auth = parseAuthorization(req.headers.authorization);
+    const regionName = auth?.region ?? primary;
+    const target = ecrTarget(regionName, primary);
+    counters.inc(target, op);
+    if (await faults.apply(target, op, req, res, style)) return;
+    try {
+      if (req.method !== 'POST')
+        throw new EcrError('UnknownOperationException', `${req.method} is not supported`);
+      if (!auth) {
+        throw new EcrError(
+          req.headers.authorization ? 'IncompleteSignatureException' : 'MissingAuthenticationTokenException',
+          req.headers.authorization
+            ? 'Authorization header requires Credential, SignedHeaders and Signature parameters.'
+            : 'Missing Authentication Token',
+          req.headers.authorization ? 400 : 403,
+        );
+      }
+      const region = regions.get(auth.region);
+      const credential = sts.lookup(auth.accessKeyId);
+      if (!region || auth.service !== 'ecr' || !credential) {
+        const known = sts.issued.some((c) => c.accessKeyId === auth.accessKeyId);
+        throw new EcrError(
+          known ? 'ExpiredTokenException' : 'UnrecognizedClientException',
+          known
+            ? 'The security token included in the request is expired'
+            : !region
+              ? `The security token included in the request is invalid. (test world: no ECR in region ${auth.region})`
+              : 'The security token included in the request is invalid.',
+        );
+      }
+      if (req.headers['x-amz-security-token'] !== credential.sessionToken) {
+        throw new EcrError(
+          'UnrecognizedClientException',
+          'The security token included in the request is invalid.',
+        );
+      }
+      if (
+        !verifySigV4(auth, credential.secretAccessKey, {
+          method: req.method,
+          url: req.url ?? '/',
+          headers: req.headers,
+          body,
+        })
+      ) {
+        throw new EcrError(
+          'InvalidSignatureException',
+          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+        );
+      }
+      const operation = Object.hasOwn(OPERATIONS, op) ? OPERATIONS[op] : undefined;
+      if (!operation)
+        throw new EcrError('UnknownOperationException', `Operation ${op} is not supported by the test world`);
+      let input: Record<string, unknown>;
+      try {
+        input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+      } catch {
+        throw new EcrError('SerializationException', 'Start of structure or map found where not expected.');
+      }
+      const context = { registry: region, issued: (...secrets: string[]) => issued.push(...secrets) };
+      send(res, 200, await operation(context, input ?? {}));
+    } catch (error) {
+      if (!(error instanceof EcrError)) throw error;
+      sendError(res, { status: error.status, code: error.code, message: error.message });
+    }
+  });
+
+  return { url: listener.url, listener, secrets: () => [...issued] };
+}

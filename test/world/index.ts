@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counters } from './counters.ts';
 import { type EcrApi, ecrTarget, startEcrApi } from './ecr/index.ts';
-import { type ExclusionFilter, type Mutability, RegionState, type RepositoryMeta } from './ecr/state.ts';
+import {
+  ACCOUNT_PATTERN,
+  DEFAULT_ACCOUNT,
+  type ExclusionFilter,
+  type Mutability,
+  RegionTokens,
+  Registries,
+  RegistryState,
+  type RepositoryMeta,
+} from './ecr/state.ts';
 import { Faults } from './faults.ts';
 import type { Listener } from './https-server.ts';
 import { type Mirror, startMirror } from './mirror.ts';
@@ -17,13 +26,14 @@ import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
 import { type ToolDelays, writeOidcJwks, writeToolDelays } from './standins/control.ts';
 import { publishStandins } from './standins/publish.ts';
-import { type StsServer, startSts } from './sts.ts';
+import { DEFAULT_ROLE_ARN, roleParts, type StsServer, startSts } from './sts.ts';
 import { startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
 import { makeTls } from './tls.ts';
 
 export type { CounterSnapshot } from './counters.ts';
 export { Counters } from './counters.ts';
 export type { ExclusionFilter, Mutability, RepositoryMeta } from './ecr/state.ts';
+export { DEFAULT_ACCOUNT } from './ecr/state.ts';
 export type { Fault, FaultKind, FaultSpec } from './faults.ts';
 export { Faults } from './faults.ts';
 export { MIRROR_PATHS } from './mirror.ts';
@@ -50,12 +60,18 @@ export const TARGETS = {
   teleport: 'teleport',
   oidc: 'oidc',
   mirror: 'mirror',
-  registry: (region: string) => registryTarget(region),
+  /** A registry front; `account` only for fronts of accounts other than DEFAULT_ACCOUNT. */
+  registry: (region: string, account?: string) => registryTarget(region, account),
 } as const;
 
 export interface WorldOptions {
   /** A second region with its own registry and front, e.g. 'eu-central-1'. */
   secondary?: string;
+  /**
+   * Accounts (12 digits) with a registry and a front in every region besides DEFAULT_ACCOUNT (and the role's
+   * account), each with its own repositories, as every AWS account has its own ECR registry per region.
+   */
+  accounts?: string[];
   /** What /webapi/find reports; default both STANDIN_VERSIONS.teleport. toolsVersion null leaves it out. */
   teleport?: TeleportVersions;
   /** Join tokens Teleport accepts; default image-push-github-actions-sample-service. */
@@ -79,6 +95,14 @@ export interface WorldOptions {
   mirrorBytesPerSecond?: number;
   /** Extra time each stand-in command's work takes (the benchmark's latency model); default none. */
   toolDelays?: ToolDelays;
+}
+
+/** One registry front: the stand-in for `<account>.dkr.ecr.<region>.amazonaws.com`. */
+export interface RegistryFront {
+  account: string;
+  region: string;
+  /** `127.0.0.1:<port>`. */
+  host: string;
 }
 
 export interface SeededImage {
@@ -115,6 +139,10 @@ export interface World {
   readonly caFile: string;
   /** Primary region, always us-west-2. */
   readonly region: string;
+  /** DEFAULT_ACCOUNT: the account whose fronts registryHost / secondaryRegistryHost are; the default of `account` arguments. */
+  readonly account: string;
+  /** Every account with registries, DEFAULT_ACCOUNT first. */
+  readonly accounts: readonly string[];
   readonly secondaryRegion?: string;
   /** host:port of the primary registry front: the `ecr-registry` input. */
   readonly registryHost: string;
@@ -143,22 +171,28 @@ export interface World {
   readonly counters: Counters;
   /** Environment the action (and its tools) need to live in this world. */
   env(): Record<string, string>;
+  // Every `account` argument below defaults to DEFAULT_ACCOUNT; an account the world lacks throws.
   /** Creates the repository (MUTABLE if absent) and pushes a tiny real OCI image under `tag` straight into the registry. */
-  seedImage(region: string, repository: string, tag: string): Promise<SeededImage>;
+  seedImage(region: string, repository: string, tag: string, account?: string): Promise<SeededImage>;
   /** Creates a repository as CreateRepository would; filters are wildcard strings (or ECR filter objects). */
   createRepository(
     region: string,
     name: string,
     mutability?: Mutability,
     filters?: ReadonlyArray<string | ExclusionFilter>,
+    account?: string,
   ): RepositoryMeta;
-  repositories(region: string): RepositoryMeta[];
+  repositories(region: string, account?: string): RepositoryMeta[];
   /** Digest a tag points at in the registry, or undefined. */
-  tagDigest(region: string, repository: string, tag: string): Promise<string | undefined>;
+  tagDigest(region: string, repository: string, tag: string, account?: string): Promise<string | undefined>;
   /** Deletes the image a tag points at (the way `aws ecr batch-delete-image` by tag does for a single-tag image). */
-  deleteImage(region: string, repository: string, tag: string): Promise<boolean>;
+  deleteImage(region: string, repository: string, tag: string, account?: string): Promise<boolean>;
   /** Raw registry URL (http, no auth, no ECR rules) for tests to inspect. */
-  registry(region: string): string;
+  registry(region: string, account?: string): string;
+  /** host:port of an account's registry front in a region. */
+  registryFront(region: string, account?: string): string;
+  /** Every registry front of the world: one per (account, region). */
+  registryFronts(): RegistryFront[];
   /** Every secret value the world issued so far. */
   secrets(): string[];
   stop(): Promise<void>;
@@ -212,15 +246,30 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const regionNames = [PRIMARY_REGION, ...(options.secondary ? [options.secondary] : [])];
     if (new Set(regionNames).size !== regionNames.length)
       throw new Error('secondary region must differ from us-west-2');
+    const roleAccount = roleParts(options.roleArn ?? DEFAULT_ROLE_ARN).account;
+    const accounts = [
+      ...new Set([DEFAULT_ACCOUNT, ...(roleAccount ? [roleAccount] : []), ...(options.accounts ?? [])]),
+    ];
+    const badAccount = accounts.find((a) => !ACCOUNT_PATTERN.test(a));
+    if (badAccount !== undefined)
+      throw new Error(`accounts: '${badAccount}' is not a 12-digit AWS account id`);
+    const tokens = new Map(regionNames.map((name) => [name, new RegionTokens(name)]));
+    // One docker-registry per (account, region): separate storage, as separate registries are.
+    const startOne = async (account: string, region: string) => {
+      const home = account === DEFAULT_ACCOUNT ? dir : join(dir, `account-${account}`);
+      const started = trackRegistry(await startRegistry(home, region));
+      const target = registryTarget(region, account);
+      return new RegistryState(account, region, started, tokens.get(region) as RegionTokens, target);
+    };
     const [tls, , registryList, standinsPublished] = await Promise.all([
       makeTls(dir),
       key,
-      Promise.all(regionNames.map(async (name) => trackRegistry(await startRegistry(dir, name)))),
+      Promise.all(accounts.flatMap((account) => regionNames.map((region) => startOne(account, region)))),
       options.publishStandins === false
         ? false
         : publishStandins(mirrorRoot, STANDIN_VERSIONS, controlDir).then(() => true),
     ]);
-    const regions = new Map(registryList.map((r) => [r.region, new RegionState(r.region, r)]));
+    const registries = new Registries(registryList);
 
     const [oidc, mirror, blobs] = await Promise.all([
       startOidc(dir, tls, counters, faults, {
@@ -263,20 +312,23 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await startSts(tls, counters, faults, teleport, options.roleArn ? { roleArn: options.roleArn } : {}),
     );
     const [ecr] = await Promise.all([
-      startEcrApi(tls, counters, faults, regions, PRIMARY_REGION, sts).then(track) as Promise<EcrApi>,
-      ...[...regions.values()].map(async (region) => {
-        const others = options.lyingPullThrough ? [...regions.values()].filter((r) => r !== region) : [];
+      startEcrApi(tls, counters, faults, registries, PRIMARY_REGION, sts).then(track) as Promise<EcrApi>,
+      ...registryList.map(async (registry) => {
+        const others = options.lyingPullThrough
+          ? registryList.filter((r) => r.account === registry.account && r !== registry)
+          : [];
         listeners.push(
-          await startRegistryFront(tls, counters, faults, region, blobs, { pullThroughFrom: others }),
+          await startRegistryFront(tls, counters, faults, registry, blobs, { pullThroughFrom: others }),
         );
       }),
     ]);
 
-    const regionOf = (name: string): RegionState => {
-      const region = regions.get(name);
-      if (!region)
-        throw new Error(`the world has no region ${name} (regions: ${[...regions.keys()].join(', ')})`);
-      return region;
+    const regionOf = (name: string, account = DEFAULT_ACCOUNT): RegistryState => {
+      const registry = registries.get(account, name);
+      if (registry) return registry;
+      if (!accounts.includes(account))
+        throw new Error(`the world has no account ${account} (accounts: ${accounts.join(', ')})`);
+      throw new Error(`the world has no region ${name} (regions: ${regionNames.join(', ')})`);
     };
     const primary = regionOf(PRIMARY_REGION);
     const secondary = options.secondary ? regionOf(options.secondary) : undefined;
@@ -286,8 +338,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       name,
       mutability = 'MUTABLE',
       filters = [],
+      account = DEFAULT_ACCOUNT,
     ) =>
-      regionOf(region).create(
+      regionOf(region, account).create(
         name,
         mutability,
         filters.length === 0
@@ -299,7 +352,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       dir,
       caFile: tls.caFile,
       region: PRIMARY_REGION,
-      ...(secondary ? { secondaryRegion: secondary.name, secondaryRegistryHost: secondary.frontHost } : {}),
+      ...(secondary ? { secondaryRegion: secondary.region, secondaryRegistryHost: secondary.frontHost } : {}),
+      account: DEFAULT_ACCOUNT,
+      accounts,
       registryHost: primary.frontHost,
       teleportFqdn: teleport.fqdn,
       mirrorUrl: mirror.url,
@@ -338,23 +393,26 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
         AWS_EC2_METADATA_DISABLED: 'true',
       }),
-      async seedImage(regionName, repository, tag) {
-        const region = regionOf(regionName);
+      async seedImage(regionName, repository, tag, account) {
+        const region = regionOf(regionName, account);
         if (!region.repos.has(repository)) region.create(repository, 'MUTABLE', undefined);
         const { digest, mediaType } = await pushTinyImage(region.registry.url, repository, tag);
         return { digest, mediaType };
       },
       createRepository,
-      repositories: (region) => [...regionOf(region).repos.values()],
-      async tagDigest(region, repository, tag) {
-        return (await getManifest(regionOf(region).registry.url, repository, tag))?.digest;
+      repositories: (region, account) => [...regionOf(region, account).repos.values()],
+      async tagDigest(region, repository, tag, account) {
+        return (await getManifest(regionOf(region, account).registry.url, repository, tag))?.digest;
       },
-      async deleteImage(region, repository, tag) {
-        const url = regionOf(region).registry.url;
+      async deleteImage(region, repository, tag, account) {
+        const url = regionOf(region, account).registry.url;
         const manifest = await getManifest(url, repository, tag);
         return manifest ? deleteManifest(url, repository, manifest.digest) : false;
       },
-      registry: (region) => regionOf(region).registry.url,
+      registry: (region, account) => regionOf(region, account).registry.url,
+      registryFront: (region, account) => regionOf(region, account).frontHost,
+      registryFronts: () =>
+        registryList.map(({ account, region, frontHost }) => ({ account, region, host: frontHost })),
       secrets: () => [
         oidc.requestToken,
         ...oidc.issued,

@@ -78,6 +78,19 @@ const alnum = (n: number) => {
   return Array.from(randomBytes(n), (b) => chars[b % 32]).join('');
 };
 
+/** Account and role name of an IAM role ARN (`arn:aws:iam::<account>:role/[path/]<name>`); empty when it is not one. */
+export function roleParts(roleArn: string): { account: string; roleName: string } {
+  const [, account = '', roleName = ''] =
+    /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn) ?? [];
+  return { account, roleName };
+}
+
+/** The principal a credential acts as, as AWS names it in errors: `arn:aws:sts::<account>:assumed-role/<role>/<session>`. */
+export function assumedRoleArn(credential: Pick<StsCredential, 'roleArn' | 'sessionName'>): string {
+  const { account, roleName } = roleParts(credential.roleArn);
+  return `arn:aws:sts::${account}:assumed-role/${roleName}/${credential.sessionName}`;
+}
+
 /** The access key id out of a SigV4 Authorization header. */
 export function accessKeyOf(authorization: string | undefined): string | undefined {
   return /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1];
@@ -181,7 +194,7 @@ export async function startSts(
     };
     issued.push(credential);
     byKey.set(credential.accessKeyId, credential);
-    const [, account = '', roleName = ''] = /^arn:aws:iam::(\d+):role\/(?:.*\/)?([^/]+)$/.exec(roleArn) ?? [];
+    const { account, roleName } = roleParts(roleArn);
     const sub = typeof claims['sub'] === 'string' ? claims['sub'] : '';
     const requestId = randomUUID();
     return (
@@ -230,14 +243,13 @@ export async function startSts(
           err('InvalidClientTokenId', 'The security token included in the request is invalid.'),
         );
       }
-      const [, account = '', roleName = ''] =
-        /^arn:aws:iam::(\d+):role\/(?:.*\/)?([^/]+)$/.exec(credential.roleArn) ?? [];
+      const { account } = roleParts(credential.roleArn);
       const requestId = randomUUID();
       return sendXml(
         res,
         200,
         `<GetCallerIdentityResponse xmlns="${NS}">\n  <GetCallerIdentityResult>\n` +
-          `    <Arn>arn:aws:sts::${account}:assumed-role/${roleName}/${xmlEscape(credential.sessionName)}</Arn>\n` +
+          `    <Arn>${xmlEscape(assumedRoleArn(credential))}</Arn>\n` +
           `    <UserId>AROA${credential.accessKeyId.slice(4)}:${xmlEscape(credential.sessionName)}</UserId>\n` +
           `    <Account>${account}</Account>\n  </GetCallerIdentityResult>\n` +
           `  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n`,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { StoredManifest } from '../oci.ts';
 import { getManifest, listTags } from '../oci.ts';
 import { EcrError } from './errors.ts';
-import { ACCOUNT_ID, type RegionState } from './state.ts';
+import type { RegistryState } from './state.ts';
 
 export interface ImageId {
   imageTag?: string;
@@ -19,21 +19,21 @@ export const pickId = (id: ImageId): ImageId => ({
   ...(id.imageTag ? { imageTag: id.imageTag } : {}),
 });
 
-export const repoDir = (region: RegionState, repo: string) =>
-  join(region.registry.storageRoot, 'docker', 'registry', 'v2', 'repositories', repo);
+export const repoDir = (registry: RegistryState, repo: string) =>
+  join(registry.registry.storageRoot, 'docker', 'registry', 'v2', 'repositories', repo);
 
-const revisionDir = (region: RegionState, repo: string) =>
-  join(repoDir(region, repo), '_manifests', 'revisions', 'sha256');
+const revisionDir = (registry: RegistryState, repo: string) =>
+  join(repoDir(registry, repo), '_manifests', 'revisions', 'sha256');
 
 /** Image state of one repository, read from the registry: digest → tags. */
-export async function imagesOf(region: RegionState, repo: string): Promise<Map<string, string[]>> {
-  const url = region.registry.url;
+export async function imagesOf(registry: RegistryState, repo: string): Promise<Map<string, string[]>> {
+  const url = registry.registry.url;
   const tags = await listTags(url, repo);
   const resolved = await Promise.all(
     tags.map(async (tag) => [tag, (await getManifest(url, repo, tag))?.digest] as const),
   );
   const images = new Map<string, string[]>();
-  const revisions = revisionDir(region, repo);
+  const revisions = revisionDir(registry, repo);
   for (const hex of await readdir(revisions).catch(() => [] as string[])) images.set(`sha256:${hex}`, []);
   for (const [tag, digest] of resolved) {
     if (!digest) continue;
@@ -42,9 +42,9 @@ export async function imagesOf(region: RegionState, repo: string): Promise<Map<s
   return images;
 }
 
-async function pushedAt(region: RegionState, repo: string, digest: string): Promise<number> {
+async function pushedAt(registry: RegistryState, repo: string, digest: string): Promise<number> {
   try {
-    const info = await stat(join(revisionDir(region, repo), digest.replace(/^sha256:/, ''), 'link'));
+    const info = await stat(join(revisionDir(registry, repo), digest.replace(/^sha256:/, ''), 'link'));
     return info.mtimeMs / 1000;
   } catch {
     return Date.now() / 1000;
@@ -53,7 +53,7 @@ async function pushedAt(region: RegionState, repo: string, digest: string): Prom
 
 /** An `imageDetail` of DescribeImages. */
 export async function detail(
-  region: RegionState,
+  registry: RegistryState,
   repo: string,
   manifest: StoredManifest,
   tags: string[],
@@ -72,12 +72,12 @@ export async function detail(
     // not JSON: report size 0
   }
   return {
-    registryId: ACCOUNT_ID,
+    registryId: registry.account,
     repositoryName: repo,
     imageDigest: manifest.digest,
     ...(tags.length > 0 ? { imageTags: [...tags].sort() } : {}),
     imageSizeInBytes: size,
-    imagePushedAt: await pushedAt(region, repo, manifest.digest),
+    imagePushedAt: await pushedAt(registry, repo, manifest.digest),
     imageManifestMediaType: manifest.mediaType,
     ...(artifactMediaType ? { artifactMediaType } : {}),
   };

@@ -5,10 +5,11 @@ import type { Counters } from '../counters.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from '../faults.ts';
 import { type Listener, listenHttps, readBody } from '../https-server.ts';
 import { parseAuthorization, verifySigV4 } from '../sigv4.ts';
-import type { StsServer } from '../sts.ts';
-import { EcrError } from './errors.ts';
+import { assumedRoleArn, roleParts, type StsServer } from '../sts.ts';
+import { accessDenied, EcrError, invalidRegistryId } from './errors.ts';
+import type { Caller } from './operation.ts';
 import { OPERATIONS } from './ops/index.ts';
-import type { RegionState } from './state.ts';
+import { ACCOUNT_PATTERN, type Registries, type RegistryState } from './state.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
 const JSON_TYPE = 'application/x-amz-json-1.1';
@@ -47,11 +48,32 @@ export function ecrTarget(region: string, primary: string): string {
   return region === primary ? 'ecr' : 'ecr-secondary';
 }
 
+/** The registry a call acts on: `registryId`'s when given (any account the world has), else the caller's own. */
+function registryFor(
+  registries: Registries,
+  region: string,
+  caller: Caller,
+  op: string,
+  input: Record<string, unknown>,
+): RegistryState {
+  const registryId = input['registryId'];
+  if (registryId !== undefined && registryId !== null) {
+    if (typeof registryId !== 'string' || !ACCOUNT_PATTERN.test(registryId)) throw invalidRegistryId();
+  }
+  const account = typeof registryId === 'string' ? registryId : caller.account;
+  const registry = registries.get(account, region);
+  if (registry) return registry;
+  // No repository policy of an account outside the world can grant this caller anything.
+  const names = input['repositoryNames'];
+  const name = input['repositoryName'] ?? (Array.isArray(names) ? names[0] : undefined) ?? '*';
+  throw accessDenied(caller.arn, op, `arn:aws:ecr:${region}:${account}:repository/${String(name)}`);
+}
+
 export async function startEcrApi(
   tls: Parameters<typeof listenHttps>[0],
   counters: Counters,
   faults: Faults,
-  regions: ReadonlyMap<string, RegionState>,
+  registries: Registries,
   primary: string,
   sts: StsServer,
 ): Promise<EcrApi> {
@@ -80,7 +102,7 @@ export async function startEcrApi(
           req.headers.authorization ? 400 : 403,
         );
       }
-      const region = regions.get(auth.region);
+      const region = registries.hasRegion(auth.region);
       const credential = sts.lookup(auth.accessKeyId);
       if (!region || auth.service !== 'ecr' || !credential) {
         const known = sts.issued.some((c) => c.accessKeyId === auth.accessKeyId);
@@ -121,8 +143,15 @@ export async function startEcrApi(
       } catch {
         throw new EcrError('SerializationException', 'Start of structure or map found where not expected.');
       }
-      const context = { registry: region, issued: (...secrets: string[]) => issued.push(...secrets) };
-      send(res, 200, await operation(context, input ?? {}));
+      input ??= {};
+      const caller: Caller = {
+        account: roleParts(credential.roleArn).account,
+        arn: assumedRoleArn(credential),
+        accessKeyId: credential.accessKeyId,
+      };
+      const registry = registryFor(registries, auth.region, caller, op, input);
+      const context = { registry, caller, registries, issued: (...s: string[]) => issued.push(...s) };
+      send(res, 200, await operation(context, input));
     } catch (error) {
       if (!(error instanceof EcrError)) throw error;
       sendError(res, { status: error.status, code: error.code, message: error.message });

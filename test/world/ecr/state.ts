@@ -1,8 +1,12 @@
-// What the ECR emulation keeps itself: repositories (existence, tag mutability, filters) and issued registry passwords.
+// What the ECR emulation keeps itself: registries per (account, region), their repositories, issued registry passwords.
 import type { RegistryProcess } from '../registry.ts';
 import { EcrError } from './errors.ts';
 
-export const ACCOUNT_ID = '515260921971';
+/** The account of the default role (DEFAULT_ROLE_ARN): the registry `registryHost` fronts. */
+export const DEFAULT_ACCOUNT = '515260921971';
+
+/** An AWS account id as ECR's `registryId` takes it. */
+export const ACCOUNT_PATTERN = /^[0-9]{12}$/;
 
 export const MUTABILITIES = [
   'MUTABLE',
@@ -119,22 +123,43 @@ export function tagIsImmutable(meta: RepositoryMeta, tag: string): boolean {
   }
 }
 
-export class RegionState {
-  readonly repos = new Map<string, RepositoryMeta>();
-  /** Registry passwords GetAuthorizationToken issued, with their expiry (epoch ms). */
+/** Registry passwords GetAuthorizationToken issued in one region: one token serves every account's registry there. */
+export class RegionTokens {
+  /** Password → expiry (epoch ms). */
   readonly passwords = new Map<string, number>();
-  /** `127.0.0.1:<port>` of this region's registry front, set once it listens. */
+
+  constructor(readonly region: string) {}
+
+  /** Whether a `Basic base64(AWS:password)` header carries a password this region issued that is still valid. */
+  acceptsBasic(authorization: string | undefined): boolean {
+    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
+    if (!m?.[1]) return false;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    if (!decoded.startsWith('AWS:')) return false;
+    const expires = this.passwords.get(decoded.slice(4));
+    return expires !== undefined && expires > Date.now();
+  }
+}
+
+/** One private registry: an account's registry in one region, with its own docker-registry process and front. */
+export class RegistryState {
+  readonly repos = new Map<string, RepositoryMeta>();
+  /** `127.0.0.1:<port>` of this registry's front, set once it listens. */
   frontHost = '';
 
   constructor(
-    readonly name: string,
+    readonly account: string,
+    readonly region: string,
     readonly registry: RegistryProcess,
+    readonly tokens: RegionTokens,
+    /** Counter/fault target of the front: registryTarget(region, account). */
+    readonly target: string,
   ) {}
 
   repositoryNotFound(name: string): EcrError {
     return new EcrError(
       'RepositoryNotFoundException',
-      `The repository with name '${name}' does not exist in the registry with id '${ACCOUNT_ID}'`,
+      `The repository with name '${name}' does not exist in the registry with id '${this.account}'`,
     );
   }
 
@@ -150,7 +175,7 @@ export class RegionState {
     if (this.repos.has(repositoryName)) {
       throw new EcrError(
         'RepositoryAlreadyExistsException',
-        `The repository with name '${repositoryName}' already exists in the registry with id '${ACCOUNT_ID}'`,
+        `The repository with name '${repositoryName}' already exists in the registry with id '${this.account}'`,
       );
     }
     const meta: RepositoryMeta = { name: repositoryName, createdAt: new Date(), ...checked };
@@ -160,8 +185,8 @@ export class RegionState {
 
   describe(meta: RepositoryMeta): Record<string, unknown> {
     return {
-      repositoryArn: `arn:aws:ecr:${this.name}:${ACCOUNT_ID}:repository/${meta.name}`,
-      registryId: ACCOUNT_ID,
+      repositoryArn: `arn:aws:ecr:${this.region}:${this.account}:repository/${meta.name}`,
+      registryId: this.account,
       repositoryName: meta.name,
       repositoryUri: `${this.frontHost}/${meta.name}`,
       createdAt: meta.createdAt.getTime() / 1000,
@@ -171,14 +196,26 @@ export class RegionState {
       encryptionConfiguration: { encryptionType: 'AES256' },
     };
   }
+}
 
-  /** The password in a `Basic base64(AWS:password)` header, when this region issued it and it is still valid. */
-  acceptsBasic(authorization: string | undefined): boolean {
-    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
-    if (!m?.[1]) return false;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    if (!decoded.startsWith('AWS:')) return false;
-    const expires = this.passwords.get(decoded.slice(4));
-    return expires !== undefined && expires > Date.now();
+/** Every registry of the world, by (account, region). */
+export class Registries {
+  readonly #byKey = new Map<string, RegistryState>();
+
+  constructor(registries: Iterable<RegistryState>) {
+    for (const r of registries) this.#byKey.set(`${r.account}/${r.region}`, r);
+  }
+
+  get(account: string, region: string): RegistryState | undefined {
+    return this.#byKey.get(`${account}/${region}`);
+  }
+
+  /** Whether the world has ECR in this region at all. */
+  hasRegion(region: string): boolean {
+    return this.all().some((r) => r.region === region);
+  }
+
+  all(): RegistryState[] {
+    return [...this.#byKey.values()];
   }
 }

@@ -2,7 +2,6 @@
 import { getManifest, isDigest } from '../../oci.ts';
 import { imageIds, pickId } from '../images.ts';
 import type { Operation } from '../operation.ts';
-import { ACCOUNT_ID } from '../state.ts';
 
 export const batchGetImage: Operation = async ({ registry }, input) => {
   const repo = registry.repo(String(input['repositoryName'] ?? '')).name;
@@ -60,7 +59,7 @@ export const batchGetImage: Operation = async ({ registry }, input) => {
       continue;
     }
     images.push({
-      registryId: ACCOUNT_ID,
+      registryId: registry.account,
       repositoryName: repo,
       imageId: { imageDigest: manifest.digest, ...(id.imageTag ? { imageTag: id.imageTag } : {}) },
       imageManifest: manifest.body.toString('utf8'),

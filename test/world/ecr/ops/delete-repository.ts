@@ -3,7 +3,6 @@ import { rm } from 'node:fs/promises';
 import { EcrError } from '../errors.ts';
 import { imagesOf, repoDir } from '../images.ts';
 import type { Operation } from '../operation.ts';
-import { ACCOUNT_ID } from '../state.ts';
 
 export const deleteRepository: Operation = async ({ registry }, input) => {
   const meta = registry.repo(String(input['repositoryName'] ?? ''));
@@ -11,7 +10,7 @@ export const deleteRepository: Operation = async ({ registry }, input) => {
   if (images.size > 0 && input['force'] !== true) {
     throw new EcrError(
       'RepositoryNotEmptyException',
-      `The repository with name '${meta.name}' in registry with id '${ACCOUNT_ID}' cannot be deleted because it still contains images`,
+      `The repository with name '${meta.name}' in registry with id '${registry.account}' cannot be deleted because it still contains images`,
     );
   }
   const described = registry.describe(meta);

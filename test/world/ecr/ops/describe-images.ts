@@ -3,7 +3,6 @@ import { getManifest } from '../../oci.ts';
 import { EcrError } from '../errors.ts';
 import { detail, idText, imageIds, imagesOf, tagStatusOf } from '../images.ts';
 import type { Operation } from '../operation.ts';
-import { ACCOUNT_ID } from '../state.ts';
 
 export const describeImages: Operation = async ({ registry }, input) => {
   const repo = registry.repo(String(input['repositoryName'] ?? '')).name;
@@ -19,7 +18,7 @@ export const describeImages: Operation = async ({ registry }, input) => {
       if (!manifest || (id.imageTag && id.imageDigest && tagged?.digest !== manifest.digest)) {
         throw new EcrError(
           'ImageNotFoundException',
-          `The image with imageId ${idText(id)} does not exist within the repository with name '${repo}' in the registry with id '${ACCOUNT_ID}'`,
+          `The image with imageId ${idText(id)} does not exist within the repository with name '${repo}' in the registry with id '${registry.account}'`,
         );
       }
       details.push(await detail(registry, repo, manifest, images.get(manifest.digest) ?? []));

@@ -1,6 +1,6 @@
 // PutImageTagMutability: changes mutability and exclusion filters of an existing repository.
 import type { Operation } from '../operation.ts';
-import { ACCOUNT_ID, validateMutability } from '../state.ts';
+import { validateMutability } from '../state.ts';
 
 export const putImageTagMutability: Operation = async ({ registry }, input) => {
   const meta = registry.repo(String(input['repositoryName'] ?? ''));
@@ -11,7 +11,7 @@ export const putImageTagMutability: Operation = async ({ registry }, input) => {
   meta.mutability = checked.mutability;
   meta.filters = checked.filters;
   return {
-    registryId: ACCOUNT_ID,
+    registryId: registry.account,
     repositoryName: meta.name,
     imageTagMutability: meta.mutability,
     ...(meta.filters.length > 0 ? { imageTagMutabilityExclusionFilters: meta.filters } : {}),

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counters } from './counters.ts';
 import { type EcrApi, ecrTarget, startEcrApi } from './ecr/index.ts';
+import { type EcrCall, EcrRecorder, type RegistryCall, type RegistryToken } from './ecr/recorder.ts';
 import {
   ACCOUNT_PATTERN,
   DEFAULT_ACCOUNT,
@@ -17,6 +18,7 @@ import {
 } from './ecr/state.ts';
 import { Faults } from './faults.ts';
 import type { Listener } from './https-server.ts';
+import { lifetimeSeconds } from './lifetime.ts';
 import { type Mirror, startMirror } from './mirror.ts';
 import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
 import { oidcSigningKey, startOidc } from './oidc.ts';
@@ -27,11 +29,12 @@ import { registryTarget, startBlobHost, startRegistryFront } from './registry-fr
 import { type ToolDelays, writeOidcJwks, writeToolDelays } from './standins/control.ts';
 import { publishStandins } from './standins/publish.ts';
 import { DEFAULT_ROLE_ARN, roleParts, type StsServer, startSts } from './sts.ts';
-import { startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
+import { type IssuedSvid, startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
 import { makeTls } from './tls.ts';
 
 export type { CounterSnapshot } from './counters.ts';
 export { Counters } from './counters.ts';
+export type { EcrCall, RegistryAuth, RegistryCall, RegistryToken } from './ecr/recorder.ts';
 export type { ExclusionFilter, Mutability, RepositoryMeta } from './ecr/state.ts';
 export { DEFAULT_ACCOUNT } from './ecr/state.ts';
 export type { Fault, FaultKind, FaultSpec } from './faults.ts';
@@ -43,6 +46,7 @@ export { liveRegistryPids } from './registry.ts';
 export { registryTarget } from './registry-front.ts';
 export type { ToolDelays } from './standins/control.ts';
 export { DEFAULT_ROLE_ARN } from './sts.ts';
+export type { IssuedSvid } from './teleport.ts';
 export { TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
 
 export const PRIMARY_REGION = 'us-west-2';
@@ -95,6 +99,13 @@ export interface WorldOptions {
   mirrorBytesPerSecond?: number;
   /** Extra time each stand-in command's work takes (the benchmark's latency model); default none. */
   toolDelays?: ToolDelays;
+  // Short lifetimes, for credential-refresh tests; each also has a runtime setter (world.sts / teleport / ecr).
+  /** AssumeRoleWithWebIdentity credentials live this many seconds, whatever DurationSeconds asks (default 3600). */
+  stsCredentialSeconds?: number;
+  /** JWT SVIDs Teleport gives tbot live this many seconds (default 3600). */
+  svidSeconds?: number;
+  /** Registry tokens GetAuthorizationToken issues live this many seconds (default ECR's 12 hours). */
+  registryTokenSeconds?: number;
 }
 
 /** One registry front: the stand-in for `<account>.dkr.ecr.<region>.amazonaws.com`. */
@@ -130,7 +141,42 @@ export interface WorldTeleport {
   readonly issuer: string;
   readonly jwksFile: string;
   setVersions(versions: TeleportVersions): void;
+  /** Lifetime of the SVIDs issued from now on (tbot's and mintSvid's default); undefined restores 3600 s. */
+  setSvidLifetime(seconds?: number): void;
   mintSvid(audiences: string[], expiresInSeconds?: number, subject?: string): Promise<string>;
+  /** Every SVID issued so far (`via: 'join'` are tbot's), without the JWTs. */
+  svids(): IssuedSvid[];
+}
+
+/** A credential AssumeRoleWithWebIdentity issued (its secrets are in world.secrets()). */
+export interface IssuedCredential {
+  readonly accessKeyId: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly issuedAt: Date;
+  readonly expiration: Date;
+}
+
+export interface WorldSts {
+  /** AWS_ENDPOINT_URL_STS. */
+  readonly endpoint: string;
+  /** Lifetime of the credentials issued from now on, whatever DurationSeconds asks; undefined restores it. */
+  setCredentialLifetime(seconds?: number): void;
+  /** Every credential issued so far, oldest first. */
+  credentials(): IssuedCredential[];
+}
+
+export interface WorldEcr {
+  /** AWS_ENDPOINT_URL_ECR. */
+  readonly endpoint: string;
+  /** Lifetime of the registry tokens issued from now on; undefined restores ECR's 12 hours. */
+  setTokenLifetime(seconds?: number): void;
+  /** Every ECR API request so far (both regions), oldest first, with the access key that signed it. */
+  calls(): EcrCall[];
+  /** Every registry token issued so far, with the access key that asked for it. */
+  tokens(): RegistryToken[];
+  /** Every request to a registry front so far, with its auth outcome and the access key behind its token. */
+  registryCalls(): RegistryCall[];
 }
 
 export interface World {
@@ -167,6 +213,8 @@ export interface World {
   readonly stsEndpoint: string;
   readonly oidc: WorldOidc;
   readonly teleport: WorldTeleport;
+  readonly sts: WorldSts;
+  readonly ecr: WorldEcr;
   readonly faults: Faults;
   readonly counters: Counters;
   /** Environment the action (and its tools) need to live in this world. */
@@ -211,6 +259,12 @@ function removeDirAtExit(dir: string): void {
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  // Bad options fail before anything starts.
+  lifetimeSeconds('stsCredentialSeconds', options.stsCredentialSeconds);
+  lifetimeSeconds('svidSeconds', options.svidSeconds);
+  lifetimeSeconds('registryTokenSeconds', options.registryTokenSeconds);
+  const badAccount = (options.accounts ?? []).find((a) => !ACCOUNT_PATTERN.test(a));
+  if (badAccount !== undefined) throw new Error(`accounts: '${badAccount}' is not a 12-digit AWS account id`);
   const key = oidcSigningKey();
   await ensurePrereqs();
   const dir = await mkdtemp(join(tmpdir(), 'bake-world-'));
@@ -250,9 +304,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const accounts = [
       ...new Set([DEFAULT_ACCOUNT, ...(roleAccount ? [roleAccount] : []), ...(options.accounts ?? [])]),
     ];
-    const badAccount = accounts.find((a) => !ACCOUNT_PATTERN.test(a));
-    if (badAccount !== undefined)
-      throw new Error(`accounts: '${badAccount}' is not a 12-digit AWS account id`);
     const tokens = new Map(regionNames.map((name) => [name, new RegionTokens(name)]));
     // One docker-registry per (account, region): separate storage, as separate registries are.
     const startOne = async (account: string, region: string) => {
@@ -270,6 +321,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         : publishStandins(mirrorRoot, STANDIN_VERSIONS, controlDir).then(() => true),
     ]);
     const registries = new Registries(registryList);
+    const recorder = new EcrRecorder();
 
     const [oidc, mirror, blobs] = await Promise.all([
       startOidc(dir, tls, counters, faults, {
@@ -305,20 +357,38 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
           ...(options.allowedWorkloadIdentities
             ? { allowedWorkloadIdentities: options.allowedWorkloadIdentities }
             : {}),
+          ...(options.svidSeconds === undefined ? {} : { svidSeconds: options.svidSeconds }),
         },
       ),
     );
     const sts: StsServer = track(
-      await startSts(tls, counters, faults, teleport, options.roleArn ? { roleArn: options.roleArn } : {}),
+      await startSts(tls, counters, faults, teleport, {
+        ...(options.roleArn ? { roleArn: options.roleArn } : {}),
+        ...(options.stsCredentialSeconds === undefined
+          ? {}
+          : { credentialSeconds: options.stsCredentialSeconds }),
+      }),
     );
     const [ecr] = await Promise.all([
-      startEcrApi(tls, counters, faults, registries, PRIMARY_REGION, sts).then(track) as Promise<EcrApi>,
+      startEcrApi(
+        tls,
+        counters,
+        faults,
+        registries,
+        PRIMARY_REGION,
+        sts,
+        recorder,
+        options.registryTokenSeconds === undefined ? {} : { tokenSeconds: options.registryTokenSeconds },
+      ).then(track) as Promise<EcrApi>,
       ...registryList.map(async (registry) => {
         const others = options.lyingPullThrough
           ? registryList.filter((r) => r.account === registry.account && r !== registry)
           : [];
         listeners.push(
-          await startRegistryFront(tls, counters, faults, registry, blobs, { pullThroughFrom: others }),
+          await startRegistryFront(tls, counters, faults, registry, blobs, {
+            pullThroughFrom: others,
+            recorder,
+          }),
         );
       }),
     ]);
@@ -380,7 +450,28 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         issuer: teleport.issuer,
         jwksFile: teleport.jwksFile,
         setVersions: teleport.setVersions,
+        setSvidLifetime: teleport.setSvidLifetime,
         mintSvid: teleport.mintSvid,
+        svids: teleport.svids,
+      },
+      sts: {
+        endpoint: sts.url,
+        setCredentialLifetime: sts.setCredentialLifetime,
+        credentials: () =>
+          sts.issued.map((c) => ({
+            accessKeyId: c.accessKeyId,
+            roleArn: c.roleArn,
+            sessionName: c.sessionName,
+            issuedAt: new Date(c.issuedAt),
+            expiration: new Date(c.expiration),
+          })),
+      },
+      ecr: {
+        endpoint: ecr.url,
+        setTokenLifetime: ecr.setTokenLifetime,
+        calls: () => recorder.calls.map((c) => ({ ...c })),
+        tokens: () => [...recorder.tokens],
+        registryCalls: () => recorder.registryCalls.map((c) => ({ ...c })),
       },
       faults,
       counters,

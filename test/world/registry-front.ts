@@ -9,6 +9,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Counters } from './counters.ts';
+import { type EcrRecorder, type RegistryCall, recordTo } from './ecr/recorder.ts';
 import { DEFAULT_ACCOUNT, type RegistryState, tagIsImmutable } from './ecr/state.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps, readBody } from './https-server.ts';
@@ -284,6 +285,8 @@ function kindOf(r: Route, method: string): string {
 }
 
 export interface FrontOptions {
+  /** Where the front records each request (auth outcome, token's access key, status). */
+  recorder?: EcrRecorder;
   /** Answer manifest/blob reads this registry does not hold from these registries (a lying pull-through). */
   pullThroughFrom?: readonly RegistryState[];
 }
@@ -324,12 +327,35 @@ export async function startRegistryFront(
     const url = new URL(req.url ?? '/', 'https://localhost');
     const r = route(url.pathname);
     const kind = kindOf(r, method);
-    const authorized = region.tokens.acceptsBasic(req.headers.authorization);
-    counters.inc(target, authorized ? kind : 'auth-fail');
+    const { auth, token } = region.tokens.check(req.headers.authorization);
+    const authorized = auth === 'ok';
+    counters.inc(target, authorized ? kind : auth === 'expired' ? 'auth-expired' : 'auth-fail');
+    if (options.recorder) {
+      const call: RegistryCall = {
+        time: new Date(),
+        account: region.account,
+        region: region.region,
+        kind,
+        method,
+        path: url.pathname,
+        auth,
+        ...(token ? { accessKeyId: token.accessKeyId } : {}),
+      };
+      recordTo(options.recorder.registryCalls, call, res);
+    }
     if (await faults.apply(target, kind, req, res, registryStyle)) return;
     const frontHost = listener.host;
     const rewrite = { from: registryUrl, to: `https://${frontHost}` };
     const headers = forwardHeaders(req.headers, frontHost);
+    if (auth === 'expired') {
+      req.resume();
+      // ECR answers an expired token 403 DENIED, not 401: a fresh GetAuthorizationToken is the only way on.
+      return registryError(res, {
+        status: 403,
+        code: 'DENIED',
+        message: 'Your authorization token has expired. Reauthenticate and try again.',
+      });
+    }
     if (!authorized) {
       req.resume();
       return registryError(

@@ -4,31 +4,40 @@ import type { ServerResponse } from 'node:http';
 import type { Counters } from '../counters.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from '../faults.ts';
 import { type Listener, listenHttps, readBody } from '../https-server.ts';
+import { lifetimeSeconds } from '../lifetime.ts';
 import { parseAuthorization, verifySigV4 } from '../sigv4.ts';
 import { assumedRoleArn, roleParts, type StsServer } from '../sts.ts';
 import { accessDenied, EcrError, invalidRegistryId } from './errors.ts';
 import type { Caller } from './operation.ts';
-import { OPERATIONS } from './ops/index.ts';
+import { OPERATIONS, WITHOUT_REGISTRY_ID } from './ops/index.ts';
+import { type EcrCall, type EcrRecorder, recordTo } from './recorder.ts';
 import { ACCOUNT_PATTERN, type Registries, type RegistryState } from './state.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
 const JSON_TYPE = 'application/x-amz-json-1.1';
+/** ECR registry passwords are valid for 12 hours. */
+const TOKEN_TTL_MS = 12 * 3600 * 1000;
 
 export interface EcrApi {
   readonly url: string;
   readonly listener: Listener;
   /** Registry passwords and authorization tokens issued so far. */
   secrets(): string[];
+  /** Lifetime of the registry tokens issued from now on; undefined restores ECR's 12 hours. */
+  setTokenLifetime(seconds?: number): void;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const data = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, {
+  const headers = {
     'content-type': JSON_TYPE,
     'content-length': String(data.length),
     'x-amzn-requestid': randomUUID(),
     ...extra,
-  });
+  };
+  // setHeader, not writeHead's argument, so the call record can read x-amzn-errortype back.
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.writeHead(status);
   res.end(data);
 }
 
@@ -47,6 +56,18 @@ const style: ServiceFaultStyle = {
 export function ecrTarget(region: string, primary: string): string {
   return region === primary ? 'ecr' : 'ecr-secondary';
 }
+
+/** `registryId` of a JSON body, for the record (not validated here). */
+function registryIdOf(body: Buffer): { registryId?: string } {
+  try {
+    const id = (JSON.parse(body.toString('utf8')) as { registryId?: unknown } | null)?.registryId;
+    return typeof id === 'string' ? { registryId: id } : {};
+  } catch {
+    return {};
+  }
+}
+
+const keyOf = (auth: { accessKeyId: string } | undefined) => (auth ? { accessKeyId: auth.accessKeyId } : {});
 
 /** The registry a call acts on: `registryId`'s when given (any account the world has), else the caller's own. */
 function registryFor(
@@ -76,8 +97,13 @@ export async function startEcrApi(
   registries: Registries,
   primary: string,
   sts: StsServer,
+  recorder: EcrRecorder,
+  options: { tokenSeconds?: number } = {},
 ): Promise<EcrApi> {
   const issued: string[] = [];
+  const lifetimeMs = (seconds?: number) =>
+    (lifetimeSeconds('registry token lifetime', seconds) ?? TOKEN_TTL_MS / 1000) * 1000;
+  let tokenLifetimeMs = lifetimeMs(options.tokenSeconds);
 
   const listener = await listenHttps(tls, 'ecr', async (req, res) => {
     const body = await readBody(req);
@@ -89,6 +115,11 @@ export async function startEcrApi(
     const regionName = auth?.region ?? primary;
     const target = ecrTarget(regionName, primary);
     counters.inc(target, op);
+    const call: EcrCall = recordTo(
+      recorder.calls,
+      { time: new Date(), target, region: regionName, operation: op, ...registryIdOf(body), ...keyOf(auth) },
+      res,
+    );
     if (await faults.apply(target, op, req, res, style)) return;
     try {
       if (req.method !== 'POST')
@@ -149,8 +180,22 @@ export async function startEcrApi(
         arn: assumedRoleArn(credential),
         accessKeyId: credential.accessKeyId,
       };
-      const registry = registryFor(registries, auth.region, caller, op, input);
-      const context = { registry, caller, registries, issued: (...s: string[]) => issued.push(...s) };
+      const registry = registryFor(
+        registries,
+        auth.region,
+        caller,
+        op,
+        WITHOUT_REGISTRY_ID.has(op) ? {} : input,
+      );
+      call.account = registry.account;
+      const context = {
+        registry,
+        caller,
+        registries,
+        issued: (...s: string[]) => issued.push(...s),
+        tokenLifetimeMs,
+        recorder,
+      };
       send(res, 200, await operation(context, input));
     } catch (error) {
       if (!(error instanceof EcrError)) throw error;
@@ -158,5 +203,12 @@ export async function startEcrApi(
     }
   });
 
-  return { url: listener.url, listener, secrets: () => [...issued] };
+  return {
+    url: listener.url,
+    listener,
+    secrets: () => [...issued],
+    setTokenLifetime(seconds) {
+      tokenLifetimeMs = lifetimeMs(seconds);
+    },
+  };
 }

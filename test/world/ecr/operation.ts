@@ -1,4 +1,5 @@
 // What every ECR operation gets: the registry the call acts on, who calls, and the API's own bookkeeping.
+import type { EcrRecorder } from './recorder.ts';
 import type { Registries, RegistryState } from './state.ts';
 
 /** The principal behind a request's credentials. */
@@ -18,6 +19,9 @@ export interface OperationContext {
   readonly registries: Registries;
   /** Records a secret the operation issued (registry passwords, authorization tokens). */
   issued(...secrets: string[]): void;
+  /** Lifetime of the registry tokens GetAuthorizationToken issues now (12 h unless a test shortened it). */
+  readonly tokenLifetimeMs: number;
+  readonly recorder: EcrRecorder;
 }
 
 /** One ECR operation: its JSON input in, its JSON output (or a thrown EcrError) out. */

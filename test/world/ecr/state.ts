@@ -1,6 +1,7 @@
 // What the ECR emulation keeps itself: registries per (account, region), their repositories, issued registry passwords.
 import type { RegistryProcess } from '../registry.ts';
 import { EcrError } from './errors.ts';
+import type { RegistryAuth, RegistryToken } from './recorder.ts';
 
 /** The account of the default role (DEFAULT_ROLE_ARN): the registry `registryHost` fronts. */
 export const DEFAULT_ACCOUNT = '515260921971';
@@ -125,19 +126,22 @@ export function tagIsImmutable(meta: RepositoryMeta, tag: string): boolean {
 
 /** Registry passwords GetAuthorizationToken issued in one region: one token serves every account's registry there. */
 export class RegionTokens {
-  /** Password → expiry (epoch ms). */
-  readonly passwords = new Map<string, number>();
+  readonly #passwords = new Map<string, RegistryToken>();
 
   constructor(readonly region: string) {}
 
-  /** Whether a `Basic base64(AWS:password)` header carries a password this region issued that is still valid. */
-  acceptsBasic(authorization: string | undefined): boolean {
+  add(password: string, token: RegistryToken): void {
+    this.#passwords.set(password, token);
+  }
+
+  /** How a `Basic base64(AWS:password)` header fares here, and the token it carries when the region issued it. */
+  check(authorization: string | undefined): { auth: RegistryAuth; token?: RegistryToken } {
     const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
-    if (!m?.[1]) return false;
+    if (!m?.[1]) return { auth: authorization ? 'invalid' : 'none' };
     const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    if (!decoded.startsWith('AWS:')) return false;
-    const expires = this.passwords.get(decoded.slice(4));
-    return expires !== undefined && expires > Date.now();
+    const token = decoded.startsWith('AWS:') ? this.#passwords.get(decoded.slice(4)) : undefined;
+    if (!token) return { auth: 'invalid' };
+    return { auth: token.expiresAt.getTime() > Date.now() ? 'ok' : 'expired', token };
   }
 }
 

@@ -4,9 +4,6 @@ import { EcrError } from '../errors.ts';
 import type { Operation } from '../operation.ts';
 import { ACCOUNT_PATTERN } from '../state.ts';
 
-/** ECR registry passwords are valid for 12 hours. */
-const TOKEN_TTL_MS = 12 * 3600 * 1000;
-
 /** The deprecated `registryIds`: 1-10 account ids; absent means the caller's own registry. */
 function registryIds(input: unknown, own: string): string[] {
   if (input === undefined || input === null) return [own];
@@ -25,11 +22,20 @@ function registryIds(input: unknown, own: string): string[] {
   return input as string[];
 }
 
-export const getAuthorizationToken: Operation = async ({ registry, caller, registries, issued }, input) => {
+export const getAuthorizationToken: Operation = async (ctx, input) => {
+  const { registry, caller, registries, issued } = ctx;
   const ids = registryIds(input['registryIds'], caller.account);
   const password = randomBytes(258).toString('base64');
-  const expiresAt = Date.now() + TOKEN_TTL_MS;
-  registry.tokens.passwords.set(password, expiresAt);
+  const issuedAt = Date.now();
+  const expiresAt = issuedAt + ctx.tokenLifetimeMs;
+  const token = {
+    region: registry.region,
+    accessKeyId: caller.accessKeyId,
+    issuedAt: new Date(issuedAt),
+    expiresAt: new Date(expiresAt),
+  };
+  registry.tokens.add(password, token);
+  ctx.recorder.tokens.push(token);
   const authorizationToken = Buffer.from(`AWS:${password}`).toString('base64');
   issued(password, authorizationToken);
   // The token is not bound to an account; each entry only names the registry it is meant for.

@@ -21,3 +21,6 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   BatchGetImage: batchGetImage,
   BatchDeleteImage: batchDeleteImage,
 };
+
+/** Operations without a `registryId` member: they always act for the caller's own account. */
+export const WITHOUT_REGISTRY_ID: ReadonlySet<string> = new Set(['GetAuthorizationToken']);

@@ -4,10 +4,21 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counters } from './counters.ts';
-import { type EcrApi, ecrTarget, startEcrApi } from './ecr.ts';
-import { type ExclusionFilter, type Mutability, RegionState, type RepositoryMeta } from './ecr-state.ts';
+import { type EcrApi, ecrTarget, startEcrApi } from './ecr/index.ts';
+import { type EcrCall, EcrRecorder, type RegistryCall, type RegistryToken } from './ecr/recorder.ts';
+import {
+  ACCOUNT_PATTERN,
+  DEFAULT_ACCOUNT,
+  type ExclusionFilter,
+  type Mutability,
+  RegionTokens,
+  Registries,
+  RegistryState,
+  type RepositoryMeta,
+} from './ecr/state.ts';
 import { Faults } from './faults.ts';
 import type { Listener } from './https-server.ts';
+import { lifetimeSeconds } from './lifetime.ts';
 import { type Mirror, startMirror } from './mirror.ts';
 import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
 import { oidcSigningKey, startOidc } from './oidc.ts';
@@ -17,13 +28,15 @@ import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
 import { type ToolDelays, writeOidcJwks, writeToolDelays } from './standins/control.ts';
 import { publishStandins } from './standins/publish.ts';
-import { type StsServer, startSts } from './sts.ts';
-import { startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
+import { DEFAULT_ROLE_ARN, roleParts, type StsServer, startSts } from './sts.ts';
+import { type IssuedSvid, startTeleport, type TeleportServer, type TeleportVersions } from './teleport.ts';
 import { makeTls } from './tls.ts';
 
 export type { CounterSnapshot } from './counters.ts';
 export { Counters } from './counters.ts';
-export type { ExclusionFilter, Mutability, RepositoryMeta } from './ecr-state.ts';
+export type { EcrCall, RegistryAuth, RegistryCall, RegistryToken } from './ecr/recorder.ts';
+export type { ExclusionFilter, Mutability, RepositoryMeta } from './ecr/state.ts';
+export { DEFAULT_ACCOUNT } from './ecr/state.ts';
 export type { Fault, FaultKind, FaultSpec } from './faults.ts';
 export { Faults } from './faults.ts';
 export { MIRROR_PATHS } from './mirror.ts';
@@ -33,6 +46,7 @@ export { liveRegistryPids } from './registry.ts';
 export { registryTarget } from './registry-front.ts';
 export type { ToolDelays } from './standins/control.ts';
 export { DEFAULT_ROLE_ARN } from './sts.ts';
+export type { IssuedSvid } from './teleport.ts';
 export { TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
 
 export const PRIMARY_REGION = 'us-west-2';
@@ -50,12 +64,18 @@ export const TARGETS = {
   teleport: 'teleport',
   oidc: 'oidc',
   mirror: 'mirror',
-  registry: (region: string) => registryTarget(region),
+  /** A registry front; `account` only for fronts of accounts other than DEFAULT_ACCOUNT. */
+  registry: (region: string, account?: string) => registryTarget(region, account),
 } as const;
 
 export interface WorldOptions {
   /** A second region with its own registry and front, e.g. 'eu-central-1'. */
   secondary?: string;
+  /**
+   * Accounts (12 digits) with a registry and a front in every region besides DEFAULT_ACCOUNT (and the role's
+   * account), each with its own repositories, as every AWS account has its own ECR registry per region.
+   */
+  accounts?: string[];
   /** What /webapi/find reports; default both STANDIN_VERSIONS.teleport. toolsVersion null leaves it out. */
   teleport?: TeleportVersions;
   /** Join tokens Teleport accepts; default image-push-github-actions-sample-service. */
@@ -79,6 +99,21 @@ export interface WorldOptions {
   mirrorBytesPerSecond?: number;
   /** Extra time each stand-in command's work takes (the benchmark's latency model); default none. */
   toolDelays?: ToolDelays;
+  // Short lifetimes, for credential-refresh tests; each also has a runtime setter (world.sts / teleport / ecr).
+  /** AssumeRoleWithWebIdentity credentials live this many seconds, whatever DurationSeconds asks (default 3600). */
+  stsCredentialSeconds?: number;
+  /** JWT SVIDs Teleport gives tbot live this many seconds (default 3600). */
+  svidSeconds?: number;
+  /** Registry tokens GetAuthorizationToken issues live this many seconds (default ECR's 12 hours). */
+  registryTokenSeconds?: number;
+}
+
+/** One registry front: the stand-in for `<account>.dkr.ecr.<region>.amazonaws.com`. */
+export interface RegistryFront {
+  account: string;
+  region: string;
+  /** `127.0.0.1:<port>`. */
+  host: string;
 }
 
 export interface SeededImage {
@@ -106,7 +141,42 @@ export interface WorldTeleport {
   readonly issuer: string;
   readonly jwksFile: string;
   setVersions(versions: TeleportVersions): void;
+  /** Lifetime of the SVIDs issued from now on (tbot's and mintSvid's default); undefined restores 3600 s. */
+  setSvidLifetime(seconds?: number): void;
   mintSvid(audiences: string[], expiresInSeconds?: number, subject?: string): Promise<string>;
+  /** Every SVID issued so far (`via: 'join'` are tbot's), without the JWTs. */
+  svids(): IssuedSvid[];
+}
+
+/** A credential AssumeRoleWithWebIdentity issued (its secrets are in world.secrets()). */
+export interface IssuedCredential {
+  readonly accessKeyId: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly issuedAt: Date;
+  readonly expiration: Date;
+}
+
+export interface WorldSts {
+  /** AWS_ENDPOINT_URL_STS. */
+  readonly endpoint: string;
+  /** Lifetime of the credentials issued from now on, whatever DurationSeconds asks; undefined restores it. */
+  setCredentialLifetime(seconds?: number): void;
+  /** Every credential issued so far, oldest first. */
+  credentials(): IssuedCredential[];
+}
+
+export interface WorldEcr {
+  /** AWS_ENDPOINT_URL_ECR. */
+  readonly endpoint: string;
+  /** Lifetime of the registry tokens issued from now on; undefined restores ECR's 12 hours. */
+  setTokenLifetime(seconds?: number): void;
+  /** Every ECR API request so far (both regions), oldest first, with the access key that signed it. */
+  calls(): EcrCall[];
+  /** Every registry token issued so far, with the access key that asked for it. */
+  tokens(): RegistryToken[];
+  /** Every request to a registry front so far, with its auth outcome and the access key behind its token. */
+  registryCalls(): RegistryCall[];
 }
 
 export interface World {
@@ -115,6 +185,10 @@ export interface World {
   readonly caFile: string;
   /** Primary region, always us-west-2. */
   readonly region: string;
+  /** DEFAULT_ACCOUNT: the account whose fronts registryHost / secondaryRegistryHost are; the default of `account` arguments. */
+  readonly account: string;
+  /** Every account with registries, DEFAULT_ACCOUNT first. */
+  readonly accounts: readonly string[];
   readonly secondaryRegion?: string;
   /** host:port of the primary registry front: the `ecr-registry` input. */
   readonly registryHost: string;
@@ -139,26 +213,34 @@ export interface World {
   readonly stsEndpoint: string;
   readonly oidc: WorldOidc;
   readonly teleport: WorldTeleport;
+  readonly sts: WorldSts;
+  readonly ecr: WorldEcr;
   readonly faults: Faults;
   readonly counters: Counters;
   /** Environment the action (and its tools) need to live in this world. */
   env(): Record<string, string>;
+  // Every `account` argument below defaults to DEFAULT_ACCOUNT; an account the world lacks throws.
   /** Creates the repository (MUTABLE if absent) and pushes a tiny real OCI image under `tag` straight into the registry. */
-  seedImage(region: string, repository: string, tag: string): Promise<SeededImage>;
+  seedImage(region: string, repository: string, tag: string, account?: string): Promise<SeededImage>;
   /** Creates a repository as CreateRepository would; filters are wildcard strings (or ECR filter objects). */
   createRepository(
     region: string,
     name: string,
     mutability?: Mutability,
     filters?: ReadonlyArray<string | ExclusionFilter>,
+    account?: string,
   ): RepositoryMeta;
-  repositories(region: string): RepositoryMeta[];
+  repositories(region: string, account?: string): RepositoryMeta[];
   /** Digest a tag points at in the registry, or undefined. */
-  tagDigest(region: string, repository: string, tag: string): Promise<string | undefined>;
+  tagDigest(region: string, repository: string, tag: string, account?: string): Promise<string | undefined>;
   /** Deletes the image a tag points at (the way `aws ecr batch-delete-image` by tag does for a single-tag image). */
-  deleteImage(region: string, repository: string, tag: string): Promise<boolean>;
+  deleteImage(region: string, repository: string, tag: string, account?: string): Promise<boolean>;
   /** Raw registry URL (http, no auth, no ECR rules) for tests to inspect. */
-  registry(region: string): string;
+  registry(region: string, account?: string): string;
+  /** host:port of an account's registry front in a region. */
+  registryFront(region: string, account?: string): string;
+  /** Every registry front of the world: one per (account, region). */
+  registryFronts(): RegistryFront[];
   /** Every secret value the world issued so far. */
   secrets(): string[];
   stop(): Promise<void>;
@@ -177,6 +259,12 @@ function removeDirAtExit(dir: string): void {
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  // Bad options fail before anything starts.
+  lifetimeSeconds('stsCredentialSeconds', options.stsCredentialSeconds);
+  lifetimeSeconds('svidSeconds', options.svidSeconds);
+  lifetimeSeconds('registryTokenSeconds', options.registryTokenSeconds);
+  const badAccount = (options.accounts ?? []).find((a) => !ACCOUNT_PATTERN.test(a));
+  if (badAccount !== undefined) throw new Error(`accounts: '${badAccount}' is not a 12-digit AWS account id`);
   const key = oidcSigningKey();
   await ensurePrereqs();
   const dir = await mkdtemp(join(tmpdir(), 'bake-world-'));
@@ -212,15 +300,28 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const regionNames = [PRIMARY_REGION, ...(options.secondary ? [options.secondary] : [])];
     if (new Set(regionNames).size !== regionNames.length)
       throw new Error('secondary region must differ from us-west-2');
+    const roleAccount = roleParts(options.roleArn ?? DEFAULT_ROLE_ARN).account;
+    const accounts = [
+      ...new Set([DEFAULT_ACCOUNT, ...(roleAccount ? [roleAccount] : []), ...(options.accounts ?? [])]),
+    ];
+    const tokens = new Map(regionNames.map((name) => [name, new RegionTokens(name)]));
+    // One docker-registry per (account, region): separate storage, as separate registries are.
+    const startOne = async (account: string, region: string) => {
+      const home = account === DEFAULT_ACCOUNT ? dir : join(dir, `account-${account}`);
+      const started = trackRegistry(await startRegistry(home, region));
+      const target = registryTarget(region, account);
+      return new RegistryState(account, region, started, tokens.get(region) as RegionTokens, target);
+    };
     const [tls, , registryList, standinsPublished] = await Promise.all([
       makeTls(dir),
       key,
-      Promise.all(regionNames.map(async (name) => trackRegistry(await startRegistry(dir, name)))),
+      Promise.all(accounts.flatMap((account) => regionNames.map((region) => startOne(account, region)))),
       options.publishStandins === false
         ? false
         : publishStandins(mirrorRoot, STANDIN_VERSIONS, controlDir).then(() => true),
     ]);
-    const regions = new Map(registryList.map((r) => [r.region, new RegionState(r.region, r)]));
+    const registries = new Registries(registryList);
+    const recorder = new EcrRecorder();
 
     const [oidc, mirror, blobs] = await Promise.all([
       startOidc(dir, tls, counters, faults, {
@@ -256,27 +357,48 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
           ...(options.allowedWorkloadIdentities
             ? { allowedWorkloadIdentities: options.allowedWorkloadIdentities }
             : {}),
+          ...(options.svidSeconds === undefined ? {} : { svidSeconds: options.svidSeconds }),
         },
       ),
     );
     const sts: StsServer = track(
-      await startSts(tls, counters, faults, teleport, options.roleArn ? { roleArn: options.roleArn } : {}),
+      await startSts(tls, counters, faults, teleport, {
+        ...(options.roleArn ? { roleArn: options.roleArn } : {}),
+        ...(options.stsCredentialSeconds === undefined
+          ? {}
+          : { credentialSeconds: options.stsCredentialSeconds }),
+      }),
     );
     const [ecr] = await Promise.all([
-      startEcrApi(tls, counters, faults, regions, PRIMARY_REGION, sts).then(track) as Promise<EcrApi>,
-      ...[...regions.values()].map(async (region) => {
-        const others = options.lyingPullThrough ? [...regions.values()].filter((r) => r !== region) : [];
+      startEcrApi(
+        tls,
+        counters,
+        faults,
+        registries,
+        PRIMARY_REGION,
+        sts,
+        recorder,
+        options.registryTokenSeconds === undefined ? {} : { tokenSeconds: options.registryTokenSeconds },
+      ).then(track) as Promise<EcrApi>,
+      ...registryList.map(async (registry) => {
+        const others = options.lyingPullThrough
+          ? registryList.filter((r) => r.account === registry.account && r !== registry)
+          : [];
         listeners.push(
-          await startRegistryFront(tls, counters, faults, region, blobs, { pullThroughFrom: others }),
+          await startRegistryFront(tls, counters, faults, registry, blobs, {
+            pullThroughFrom: others,
+            recorder,
+          }),
         );
       }),
     ]);
 
-    const regionOf = (name: string): RegionState => {
-      const region = regions.get(name);
-      if (!region)
-        throw new Error(`the world has no region ${name} (regions: ${[...regions.keys()].join(', ')})`);
-      return region;
+    const regionOf = (name: string, account = DEFAULT_ACCOUNT): RegistryState => {
+      const registry = registries.get(account, name);
+      if (registry) return registry;
+      if (!accounts.includes(account))
+        throw new Error(`the world has no account ${account} (accounts: ${accounts.join(', ')})`);
+      throw new Error(`the world has no region ${name} (regions: ${regionNames.join(', ')})`);
     };
     const primary = regionOf(PRIMARY_REGION);
     const secondary = options.secondary ? regionOf(options.secondary) : undefined;
@@ -286,8 +408,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       name,
       mutability = 'MUTABLE',
       filters = [],
+      account = DEFAULT_ACCOUNT,
     ) =>
-      regionOf(region).create(
+      regionOf(region, account).create(
         name,
         mutability,
         filters.length === 0
@@ -299,7 +422,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       dir,
       caFile: tls.caFile,
       region: PRIMARY_REGION,
-      ...(secondary ? { secondaryRegion: secondary.name, secondaryRegistryHost: secondary.frontHost } : {}),
+      ...(secondary ? { secondaryRegion: secondary.region, secondaryRegistryHost: secondary.frontHost } : {}),
+      account: DEFAULT_ACCOUNT,
+      accounts,
       registryHost: primary.frontHost,
       teleportFqdn: teleport.fqdn,
       mirrorUrl: mirror.url,
@@ -325,7 +450,28 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         issuer: teleport.issuer,
         jwksFile: teleport.jwksFile,
         setVersions: teleport.setVersions,
+        setSvidLifetime: teleport.setSvidLifetime,
         mintSvid: teleport.mintSvid,
+        svids: teleport.svids,
+      },
+      sts: {
+        endpoint: sts.url,
+        setCredentialLifetime: sts.setCredentialLifetime,
+        credentials: () =>
+          sts.issued.map((c) => ({
+            accessKeyId: c.accessKeyId,
+            roleArn: c.roleArn,
+            sessionName: c.sessionName,
+            issuedAt: new Date(c.issuedAt),
+            expiration: new Date(c.expiration),
+          })),
+      },
+      ecr: {
+        endpoint: ecr.url,
+        setTokenLifetime: ecr.setTokenLifetime,
+        calls: () => recorder.calls.map((c) => ({ ...c })),
+        tokens: () => [...recorder.tokens],
+        registryCalls: () => recorder.registryCalls.map((c) => ({ ...c })),
       },
       faults,
       counters,
@@ -338,23 +484,26 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
         AWS_EC2_METADATA_DISABLED: 'true',
       }),
-      async seedImage(regionName, repository, tag) {
-        const region = regionOf(regionName);
+      async seedImage(regionName, repository, tag, account) {
+        const region = regionOf(regionName, account);
         if (!region.repos.has(repository)) region.create(repository, 'MUTABLE', undefined);
         const { digest, mediaType } = await pushTinyImage(region.registry.url, repository, tag);
         return { digest, mediaType };
       },
       createRepository,
-      repositories: (region) => [...regionOf(region).repos.values()],
-      async tagDigest(region, repository, tag) {
-        return (await getManifest(regionOf(region).registry.url, repository, tag))?.digest;
+      repositories: (region, account) => [...regionOf(region, account).repos.values()],
+      async tagDigest(region, repository, tag, account) {
+        return (await getManifest(regionOf(region, account).registry.url, repository, tag))?.digest;
       },
-      async deleteImage(region, repository, tag) {
-        const url = regionOf(region).registry.url;
+      async deleteImage(region, repository, tag, account) {
+        const url = regionOf(region, account).registry.url;
         const manifest = await getManifest(url, repository, tag);
         return manifest ? deleteManifest(url, repository, manifest.digest) : false;
       },
-      registry: (region) => regionOf(region).registry.url,
+      registry: (region, account) => regionOf(region, account).registry.url,
+      registryFront: (region, account) => regionOf(region, account).frontHost,
+      registryFronts: () =>
+        registryList.map(({ account, region, frontHost }) => ({ account, region, host: frontHost })),
       secrets: () => [
         oidc.requestToken,
         ...oidc.issued,

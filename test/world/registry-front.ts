@@ -1,4 +1,4 @@
-// ECR's registry endpoint in front of a region's docker-registry: Basic auth, NAME_UNKNOWN, tag immutability, S3 redirects.
+// ECR's registry endpoint in front of one (account, region) docker-registry: Basic auth, NAME_UNKNOWN, tag immutability, S3 redirects.
 import { randomBytes } from 'node:crypto';
 import {
   Agent,
@@ -9,14 +9,16 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Counters } from './counters.ts';
-import { ACCOUNT_ID, type RegionState, tagIsImmutable } from './ecr-state.ts';
+import { type EcrRecorder, type RegistryCall, recordTo } from './ecr/recorder.ts';
+import { DEFAULT_ACCOUNT, type RegistryState, tagIsImmutable } from './ecr/state.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps, readBody } from './https-server.ts';
 import { isDigest, MANIFEST_ACCEPT } from './oci.ts';
 import type { WorldTls } from './tls.ts';
 
-/** Counter/fault target of a region's registry front (and its S3 blob downloads). */
-export const registryTarget = (region: string) => `registry:${region}`;
+/** Counter/fault target of a registry front (and its S3 blob downloads): `registry:<region>`, `registry:<region>:<account>` for other accounts. */
+export const registryTarget = (region: string, account: string = DEFAULT_ACCOUNT) =>
+  account === DEFAULT_ACCOUNT ? `registry:${region}` : `registry:${region}:${account}`;
 
 const MANIFEST_LIMIT = 4 << 20;
 const PRESIGN_TTL_MS = 20 * 60 * 1000;
@@ -117,7 +119,7 @@ async function drain(up: IncomingMessage): Promise<Buffer> {
 }
 
 interface Presigned {
-  region: string;
+  target: string;
   registryUrl: string;
   repo: string;
   digest: string;
@@ -128,7 +130,12 @@ export interface BlobHost {
   readonly url: string;
   readonly listener: Listener;
   /** A pre-signed-looking URL that serves the blob without registry credentials, like ECR's S3 layer bucket. */
-  presign(region: string, registryUrl: string, repo: string, digest: string): string;
+  presign(
+    front: Pick<RegistryState, 'target' | 'region'>,
+    registryUrl: string,
+    repo: string,
+    digest: string,
+  ): string;
 }
 
 function s3Error(res: ServerResponse, e: ErrorShape): void {
@@ -154,7 +161,7 @@ export async function startBlobHost(tls: WorldTls, counters: Counters, faults: F
     const url = new URL(req.url ?? '/', 'https://localhost');
     const token = url.pathname.split('/')[2] ?? '';
     const entry = presigned.get(token);
-    const target = entry ? registryTarget(entry.region) : 's3';
+    const target = entry?.target ?? 's3';
     counters.inc(target, 's3-blob');
     if (await faults.apply(target, 's3-blob', req, res, s3Style)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -211,9 +218,10 @@ export async function startBlobHost(tls: WorldTls, counters: Counters, faults: F
   return {
     url: listener.url,
     listener,
-    presign(region, registryUrl, repo, digest) {
+    presign({ target, region }, registryUrl, repo, digest) {
       const token = randomBytes(18).toString('base64url');
-      presigned.set(token, { region, registryUrl, repo, digest, expires: Date.now() + PRESIGN_TTL_MS });
+      const expires = Date.now() + PRESIGN_TTL_MS;
+      presigned.set(token, { target, registryUrl, repo, digest, expires });
       const now = new Date()
         .toISOString()
         .replace(/[-:]/g, '')
@@ -277,19 +285,21 @@ function kindOf(r: Route, method: string): string {
 }
 
 export interface FrontOptions {
-  /** Answer manifest/blob reads this region does not hold from these regions' registries (a lying pull-through). */
-  pullThroughFrom?: readonly RegionState[];
+  /** Where the front records each request (auth outcome, token's access key, status). */
+  recorder?: EcrRecorder;
+  /** Answer manifest/blob reads this registry does not hold from these registries (a lying pull-through). */
+  pullThroughFrom?: readonly RegistryState[];
 }
 
 export async function startRegistryFront(
   tls: WorldTls,
   counters: Counters,
   faults: Faults,
-  region: RegionState,
+  region: RegistryState,
   blobs: BlobHost,
   options: FrontOptions = {},
 ): Promise<Listener> {
-  const target = registryTarget(region.name);
+  const target = region.target;
   const registryUrl = region.registry.url;
   const locks = new Map<string, Promise<void>>();
   const sources = options.pullThroughFrom ?? [];
@@ -312,17 +322,40 @@ export async function startRegistryFront(
     }
   };
 
-  const listener = await listenHttps(tls, `registry ${region.name}`, async (req, res) => {
+  const listener = await listenHttps(tls, `registry ${region.account} ${region.region}`, async (req, res) => {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'https://localhost');
     const r = route(url.pathname);
     const kind = kindOf(r, method);
-    const authorized = region.acceptsBasic(req.headers.authorization);
-    counters.inc(target, authorized ? kind : 'auth-fail');
+    const { auth, token } = region.tokens.check(req.headers.authorization);
+    const authorized = auth === 'ok';
+    counters.inc(target, authorized ? kind : auth === 'expired' ? 'auth-expired' : 'auth-fail');
+    if (options.recorder) {
+      const call: RegistryCall = {
+        time: new Date(),
+        account: region.account,
+        region: region.region,
+        kind,
+        method,
+        path: url.pathname,
+        auth,
+        ...(token ? { accessKeyId: token.accessKeyId } : {}),
+      };
+      recordTo(options.recorder.registryCalls, call, res);
+    }
     if (await faults.apply(target, kind, req, res, registryStyle)) return;
     const frontHost = listener.host;
     const rewrite = { from: registryUrl, to: `https://${frontHost}` };
     const headers = forwardHeaders(req.headers, frontHost);
+    if (auth === 'expired') {
+      req.resume();
+      // ECR answers an expired token 403 DENIED, not 401: a fresh GetAuthorizationToken is the only way on.
+      return registryError(res, {
+        status: 403,
+        code: 'DENIED',
+        message: 'Your authorization token has expired. Reauthenticate and try again.',
+      });
+    }
     if (!authorized) {
       req.resume();
       return registryError(
@@ -349,7 +382,7 @@ export async function startRegistryFront(
       return registryError(res, {
         status: 404,
         code: 'NAME_UNKNOWN',
-        message: `The repository with name '${r.repo}' does not exist in the registry with id '${ACCOUNT_ID}'`,
+        message: `The repository with name '${r.repo}' does not exist in the registry with id '${region.account}'`,
       });
     }
     const path = url.pathname + url.search;
@@ -417,7 +450,7 @@ export async function startRegistryFront(
         }
       }
       if (from) {
-        const location = blobs.presign(region.name, from, r.repo, r.digest);
+        const location = blobs.presign(region, from, r.repo, r.digest);
         res.writeHead(307, {
           location,
           'content-length': '0',

@@ -5,6 +5,7 @@ import { compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet } from 
 import type { Counters } from './counters.ts';
 import type { ErrorShape, Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps, readBody } from './https-server.ts';
+import { lifetimeSeconds } from './lifetime.ts';
 import type { WorldTls } from './tls.ts';
 
 export const DEFAULT_ROLE_ARN = 'arn:aws:iam::515260921971:role/teleport-image-push';
@@ -18,6 +19,8 @@ export interface StsCredential {
   readonly expiration: number;
   readonly roleArn: string;
   readonly sessionName: string;
+  /** Epoch ms. */
+  readonly issuedAt: number;
 }
 
 export interface StsServer {
@@ -27,7 +30,15 @@ export interface StsServer {
   lookup(accessKeyId: string): StsCredential | undefined;
   /** Credentials issued so far. */
   readonly issued: readonly StsCredential[];
+  /** Lifetime of the credentials issued from now on, whatever DurationSeconds asks; undefined restores DurationSeconds. */
+  setCredentialLifetime(seconds?: number): void;
   readonly listener: Listener;
+}
+
+export interface StsOptions {
+  roleArn?: string;
+  /** Credentials live this many seconds (below STS's 900 s floor too); default: DurationSeconds, 3600. */
+  credentialSeconds?: number;
 }
 
 const xmlEscape = (s: string) =>
@@ -78,6 +89,19 @@ const alnum = (n: number) => {
   return Array.from(randomBytes(n), (b) => chars[b % 32]).join('');
 };
 
+/** Account and role name of an IAM role ARN (`arn:aws:iam::<account>:role/[path/]<name>`); empty when it is not one. */
+export function roleParts(roleArn: string): { account: string; roleName: string } {
+  const [, account = '', roleName = ''] =
+    /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn) ?? [];
+  return { account, roleName };
+}
+
+/** The principal a credential acts as, as AWS names it in errors: `arn:aws:sts::<account>:assumed-role/<role>/<session>`. */
+export function assumedRoleArn(credential: Pick<StsCredential, 'roleArn' | 'sessionName'>): string {
+  const { account, roleName } = roleParts(credential.roleArn);
+  return `arn:aws:sts::${account}:assumed-role/${roleName}/${credential.sessionName}`;
+}
+
 /** The access key id out of a SigV4 Authorization header. */
 export function accessKeyOf(authorization: string | undefined): string | undefined {
   return /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1];
@@ -88,9 +112,11 @@ export async function startSts(
   counters: Counters,
   faults: Faults,
   teleport: { jwks: JSONWebKeySet; issuer: string },
-  options: { roleArn?: string } = {},
+  options: StsOptions = {},
 ): Promise<StsServer> {
   const roleArn = options.roleArn ?? DEFAULT_ROLE_ARN;
+  const checked = (seconds?: number) => lifetimeSeconds('STS credential lifetime', seconds);
+  let credentialSeconds = checked(options.credentialSeconds);
   const keys = createLocalJWKSet(teleport.jwks);
   const issued: StsCredential[] = [];
   const byKey = new Map<string, StsCredential>();
@@ -175,13 +201,15 @@ export async function startSts(
       accessKeyId: `ASIA${alnum(16)}`,
       secretAccessKey: randomBytes(30).toString('base64'),
       sessionToken: `IQoJb3JpZ2luX2Vj${randomBytes(300).toString('base64')}`,
-      expiration: (now + duration) * 1000,
+      // The world's short lifetime overrides DurationSeconds, and Expiration says so honestly.
+      expiration: (now + (credentialSeconds ?? duration)) * 1000,
       roleArn,
       sessionName: session ?? '',
+      issuedAt: Date.now(),
     };
     issued.push(credential);
     byKey.set(credential.accessKeyId, credential);
-    const [, account = '', roleName = ''] = /^arn:aws:iam::(\d+):role\/(?:.*\/)?([^/]+)$/.exec(roleArn) ?? [];
+    const { account, roleName } = roleParts(roleArn);
     const sub = typeof claims['sub'] === 'string' ? claims['sub'] : '';
     const requestId = randomUUID();
     return (
@@ -223,21 +251,23 @@ export async function startSts(
       return sendXml(res, 200, result, randomUUID());
     }
     if (action === 'GetCallerIdentity') {
-      const credential = lookup(accessKeyOf(req.headers.authorization) ?? '');
+      const key = accessKeyOf(req.headers.authorization) ?? '';
+      const credential = lookup(key);
       if (!credential) {
         return sendError(
           res,
-          err('InvalidClientTokenId', 'The security token included in the request is invalid.'),
+          byKey.has(key)
+            ? err('ExpiredToken', 'The security token included in the request is expired', 403)
+            : err('InvalidClientTokenId', 'The security token included in the request is invalid.'),
         );
       }
-      const [, account = '', roleName = ''] =
-        /^arn:aws:iam::(\d+):role\/(?:.*\/)?([^/]+)$/.exec(credential.roleArn) ?? [];
+      const { account } = roleParts(credential.roleArn);
       const requestId = randomUUID();
       return sendXml(
         res,
         200,
         `<GetCallerIdentityResponse xmlns="${NS}">\n  <GetCallerIdentityResult>\n` +
-          `    <Arn>arn:aws:sts::${account}:assumed-role/${roleName}/${xmlEscape(credential.sessionName)}</Arn>\n` +
+          `    <Arn>${xmlEscape(assumedRoleArn(credential))}</Arn>\n` +
           `    <UserId>AROA${credential.accessKeyId.slice(4)}:${xmlEscape(credential.sessionName)}</UserId>\n` +
           `    <Account>${account}</Account>\n  </GetCallerIdentityResult>\n` +
           `  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n`,
@@ -247,5 +277,14 @@ export async function startSts(
     return sendError(res, err('InvalidAction', `Could not find operation ${action} for version 2011-06-15`));
   });
 
-  return { url: listener.url, roleArn, lookup, issued, listener };
+  return {
+    url: listener.url,
+    roleArn,
+    lookup,
+    issued,
+    setCredentialLifetime(seconds) {
+      credentialSeconds = checked(seconds);
+    },
+    listener,
+  };
 }

@@ -15,6 +15,7 @@ import {
 import type { Counters } from './counters.ts';
 import type { Faults, ServiceFaultStyle } from './faults.ts';
 import { type Listener, listenHttps, readBody, sendJson } from './https-server.ts';
+import { lifetimeSeconds } from './lifetime.ts';
 import { GITHUB_OIDC_ISSUER } from './oidc.ts';
 import type { WorldTls } from './tls.ts';
 
@@ -32,6 +33,19 @@ export interface TeleportOptions extends TeleportVersions {
   allowedJoinTokens?: string[];
   /** Workload identity selector names; default image-push. */
   allowedWorkloadIdentities?: string[];
+  /** Lifetime of the JWT SVIDs the join endpoint (tbot) gets; default 3600 s. */
+  svidSeconds?: number;
+}
+
+/** One JWT SVID the proxy issued (the JWT itself is among the world's secrets). */
+export interface IssuedSvid {
+  readonly jti: string;
+  readonly subject: string;
+  readonly audiences: readonly string[];
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  /** 'join': through the join endpoint, as tbot gets it; 'mint': a test's mintSvid(). */
+  readonly via: 'join' | 'mint';
 }
 
 export interface TeleportServer {
@@ -44,10 +58,14 @@ export interface TeleportServer {
   readonly jwks: JSONWebKeySet;
   readonly jwksFile: string;
   setVersions(versions: TeleportVersions): void;
+  /** Lifetime of the SVIDs issued from now on (join and mintSvid's default); undefined restores 3600 s. */
+  setSvidLifetime(seconds?: number): void;
   /** Mints a JWT SVID directly (tests); expiresInSeconds may be negative for an expired one. */
   mintSvid(audiences: string[], expiresInSeconds?: number, subject?: string): Promise<string>;
   /** SVIDs issued so far (secrets). */
   readonly issued: readonly string[];
+  /** SVIDs issued so far, without the JWTs. */
+  svids(): IssuedSvid[];
   readonly listener: Listener;
 }
 
@@ -88,21 +106,30 @@ export async function startTeleport(
   const jwksFile = join(dir, 'teleport-jwks.json');
   await writeFile(jwksFile, JSON.stringify(jwks, null, 2));
   const issued: string[] = [];
+  const svids: IssuedSvid[] = [];
   let issuer = '';
+  const svidLifetime = (seconds?: number) => lifetimeSeconds('SVID lifetime', seconds) ?? 3600;
+  let svidSeconds = svidLifetime(options.svidSeconds);
 
-  const mintSvid = async (audiences: string[], expiresIn = 3600, subject?: string): Promise<string> => {
+  const sign = async (audiences: string[], expiresIn: number, subject: string, via: IssuedSvid['via']) => {
     const now = Math.floor(Date.now() / 1000);
-    const jwt = await new SignJWT({ jti: randomUUID() })
+    const jti = randomUUID();
+    const iat = Math.min(now, now + expiresIn - 1);
+    const jwt = await new SignJWT({ jti })
       .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
       .setIssuer(issuer)
-      .setSubject(subject ?? `spiffe://${clusterName}/bot/image-push`)
+      .setSubject(subject)
       .setAudience(audiences)
-      .setIssuedAt(Math.min(now, now + expiresIn - 1))
+      .setIssuedAt(iat)
       .setExpirationTime(now + expiresIn)
       .sign(privateKey);
     issued.push(jwt);
+    const [issuedAt, expiresAt] = [new Date(iat * 1000), new Date((now + expiresIn) * 1000)];
+    svids.push({ jti, subject, audiences: [...audiences], issuedAt, expiresAt, via });
     return jwt;
   };
+  const mintSvid = (audiences: string[], expiresIn = svidSeconds, subject?: string): Promise<string> =>
+    sign(audiences, expiresIn, subject ?? `spiffe://${clusterName}/bot/image-push`, 'mint');
 
   const fail = (res: Parameters<typeof sendJson>[0], status: number, message: string) =>
     sendJson(res, status, { error: { message } });
@@ -149,10 +176,11 @@ export async function startTeleport(
       );
     }
     const repo = typeof github['repository'] === 'string' ? github['repository'] : 'unknown';
-    const jwt = await mintSvid(
+    const jwt = await sign(
       audiences as string[],
-      (offset as number | undefined) ?? 3600,
+      (offset as number | undefined) ?? svidSeconds,
       `spiffe://${clusterName}/bot/${token}/github/${repo}`,
+      'join',
     );
     sendJson(res, 200, { jwt });
   };
@@ -222,8 +250,12 @@ export async function startTeleport(
       if (versions.serverVersion !== undefined) serverVersion = versions.serverVersion;
       if (versions.toolsVersion !== undefined) toolsVersion = versions.toolsVersion;
     },
+    setSvidLifetime(seconds) {
+      svidSeconds = svidLifetime(seconds);
+    },
     mintSvid,
     issued,
+    svids: () => [...svids],
     listener,
   };
 }

@@ -1,7 +1,13 @@
-// What the ECR emulation keeps itself: repositories (existence, tag mutability, filters) and issued registry passwords.
-import type { RegistryProcess } from './registry.ts';
+// What the ECR emulation keeps itself: registries per (account, region), their repositories, issued registry passwords.
+import type { RegistryProcess } from '../registry.ts';
+import { EcrError } from './errors.ts';
+import type { RegistryAuth, RegistryToken } from './recorder.ts';
 
-export const ACCOUNT_ID = '515260921971';
+/** The account of the default role (DEFAULT_ROLE_ARN): the registry `registryHost` fronts. */
+export const DEFAULT_ACCOUNT = '515260921971';
+
+/** An AWS account id as ECR's `registryId` takes it. */
+export const ACCOUNT_PATTERN = /^[0-9]{12}$/;
 
 export const MUTABILITIES = [
   'MUTABLE',
@@ -21,17 +27,6 @@ export interface RepositoryMeta {
   readonly createdAt: Date;
   mutability: Mutability;
   filters: ExclusionFilter[];
-}
-
-/** An error ECR's JSON API sends: `{"__type": code, "message": ...}`. */
-export class EcrError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 const REPO_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -129,22 +124,46 @@ export function tagIsImmutable(meta: RepositoryMeta, tag: string): boolean {
   }
 }
 
-export class RegionState {
+/** Registry passwords GetAuthorizationToken issued in one region: one token serves every account's registry there. */
+export class RegionTokens {
+  readonly #passwords = new Map<string, RegistryToken>();
+
+  constructor(readonly region: string) {}
+
+  add(password: string, token: RegistryToken): void {
+    this.#passwords.set(password, token);
+  }
+
+  /** How a `Basic base64(AWS:password)` header fares here, and the token it carries when the region issued it. */
+  check(authorization: string | undefined): { auth: RegistryAuth; token?: RegistryToken } {
+    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
+    if (!m?.[1]) return { auth: authorization ? 'invalid' : 'none' };
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const token = decoded.startsWith('AWS:') ? this.#passwords.get(decoded.slice(4)) : undefined;
+    if (!token) return { auth: 'invalid' };
+    return { auth: token.expiresAt.getTime() > Date.now() ? 'ok' : 'expired', token };
+  }
+}
+
+/** One private registry: an account's registry in one region, with its own docker-registry process and front. */
+export class RegistryState {
   readonly repos = new Map<string, RepositoryMeta>();
-  /** Registry passwords GetAuthorizationToken issued, with their expiry (epoch ms). */
-  readonly passwords = new Map<string, number>();
-  /** `127.0.0.1:<port>` of this region's registry front, set once it listens. */
+  /** `127.0.0.1:<port>` of this registry's front, set once it listens. */
   frontHost = '';
 
   constructor(
-    readonly name: string,
+    readonly account: string,
+    readonly region: string,
     readonly registry: RegistryProcess,
+    readonly tokens: RegionTokens,
+    /** Counter/fault target of the front: registryTarget(region, account). */
+    readonly target: string,
   ) {}
 
   repositoryNotFound(name: string): EcrError {
     return new EcrError(
       'RepositoryNotFoundException',
-      `The repository with name '${name}' does not exist in the registry with id '${ACCOUNT_ID}'`,
+      `The repository with name '${name}' does not exist in the registry with id '${this.account}'`,
     );
   }
 
@@ -160,7 +179,7 @@ export class RegionState {
     if (this.repos.has(repositoryName)) {
       throw new EcrError(
         'RepositoryAlreadyExistsException',
-        `The repository with name '${repositoryName}' already exists in the registry with id '${ACCOUNT_ID}'`,
+        `The repository with name '${repositoryName}' already exists in the registry with id '${this.account}'`,
       );
     }
     const meta: RepositoryMeta = { name: repositoryName, createdAt: new Date(), ...checked };
@@ -170,8 +189,8 @@ export class RegionState {
 
   describe(meta: RepositoryMeta): Record<string, unknown> {
     return {
-      repositoryArn: `arn:aws:ecr:${this.name}:${ACCOUNT_ID}:repository/${meta.name}`,
-      registryId: ACCOUNT_ID,
+      repositoryArn: `arn:aws:ecr:${this.region}:${this.account}:repository/${meta.name}`,
+      registryId: this.account,
       repositoryName: meta.name,
       repositoryUri: `${this.frontHost}/${meta.name}`,
       createdAt: meta.createdAt.getTime() / 1000,
@@ -181,14 +200,26 @@ export class RegionState {
       encryptionConfiguration: { encryptionType: 'AES256' },
     };
   }
+}
 
-  /** The password in a `Basic base64(AWS:password)` header, when this region issued it and it is still valid. */
-  acceptsBasic(authorization: string | undefined): boolean {
-    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? '');
-    if (!m?.[1]) return false;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    if (!decoded.startsWith('AWS:')) return false;
-    const expires = this.passwords.get(decoded.slice(4));
-    return expires !== undefined && expires > Date.now();
+/** Every registry of the world, by (account, region). */
+export class Registries {
+  readonly #byKey = new Map<string, RegistryState>();
+
+  constructor(registries: Iterable<RegistryState>) {
+    for (const r of registries) this.#byKey.set(`${r.account}/${r.region}`, r);
+  }
+
+  get(account: string, region: string): RegistryState | undefined {
+    return this.#byKey.get(`${account}/${region}`);
+  }
+
+  /** Whether the world has ECR in this region at all. */
+  hasRegion(region: string): boolean {
+    return this.all().some((r) => r.region === region);
+  }
+
+  all(): RegistryState[] {
+    return [...this.#byKey.values()];
   }
 }

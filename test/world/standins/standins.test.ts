@@ -336,14 +336,14 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
         run(bin.tbot, ['start', '-c', ok, '--frob'], env),
       ]);
       assert.match(r1.stderr, /^ERROR: .*version: v2/m);
-      assert.match(r9.stderr, /^ERROR: unrecognized config version "v9"$/m);
+      assert.match(r9.stderr, /^ERROR: loading bot config from path \S+: unrecognized config version "v9"$/m);
       assert.match(
         rf.stderr,
-        /^ERROR: failed parsing config file: yaml: unmarshal errors: {2}line \d+: field frobnicate not found in type config\.BotConfig$/m,
+        /^ERROR: loading bot config from path \S+: failed parsing config file: yaml: unmarshal errors: {2}line \d+: field frobnicate not found in type config\.BotConfig$/m,
       );
       assert.match(
         rs.stderr,
-        /^ERROR: failed parsing config file: unrecognized service type \(workload-identity-nope\)$/m,
+        /^ERROR: loading bot config from path \S+: failed parsing config file: unrecognized service type \(workload-identity-nope\)$/m,
       );
       assert.match(
         ra.stderr,
@@ -355,6 +355,82 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       );
       assert.match(flag.stderr, /^ERROR: unknown long flag '--frob'$/m);
       for (const r of [r1, r9, rf, rs, ra, both, flag]) assert.equal(r.code, 1);
+    });
+
+    test('tbot environment: TBOT_CONFIG next to --config, TELEPORT_BOT_TOKEN, TELEPORT_PROXY, TBOT_DEBUG; configEnv logged', async () => {
+      const dir = tempDir('tbot-env-');
+      const good = tbotConfig('127.0.0.1:1', join(dir, 'out'));
+      const ok = join(dir, 'ok.yaml');
+      writeFileSync(ok, good);
+      const b64 = (text: string) => Buffer.from(text).toString('base64');
+      const [both, bothViaPath, emptyIgnored, token, proxy, badDebug, inline, badB64] = await Promise.all([
+        run(bin.tbot, ['start', '--config', ok], { ...env, TBOT_CONFIG: b64(good) }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: b64(good), TBOT_CONFIG_PATH: ok }),
+        // Empty variables are unset for kingpin; TELEPORT_BOT_TOKEN then ends the run early and quickly.
+        run(bin.tbot, ['start', '-c', ok], {
+          ...env,
+          TBOT_CONFIG: '',
+          TELEPORT_AUTH_SERVER: '',
+          TBOT_DEBUG: '',
+          TELEPORT_BOT_TOKEN: 'other-token',
+        }),
+        run(bin.tbot, ['start', '-c', ok], { ...env, TELEPORT_BOT_TOKEN: 'other-token' }),
+        run(bin.tbot, ['start', '-c', ok], {
+          ...env,
+          TELEPORT_PROXY: '127.0.0.2:2',
+          TELEPORT_BOT_TOKEN: 'x',
+          TBOT_CONFIG_PATH: join(dir, 'ignored.yaml'),
+        }),
+        run(bin.tbot, ['start', '-c', ok], { ...env, TBOT_DEBUG: 'yes' }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: b64(good.replace('version: v2', 'version: v9')) }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: 'YWJj!' }),
+      ]);
+      assert.match(both.stderr, /^ERROR: cannot specify both config and config-string$/m);
+      assert.match(bothViaPath.stderr, /^ERROR: cannot specify both config and config-string$/m);
+      assert.match(emptyIgnored.stderr, /^ERROR: join method must be provided$/m);
+      // The token variable replaces the whole onboarding section, join_method: github included.
+      assert.match(token.stderr, /WARN\s+\[TBOT\]\s+CLI parameters are overriding join configuration/);
+      assert.match(token.stderr, /^ERROR: join method must be provided$/m);
+      assert.match(
+        proxy.stderr,
+        /CLI parameters are overriding configuration flag:proxy-server config_value:127\.0\.0\.1:1 cli_value:127\.0\.0\.2:2/,
+      );
+      assert.match(badDebug.stderr, /^ERROR: strconv\.ParseBool: parsing "yes": invalid syntax$/m);
+      assert.match(
+        inline.stderr,
+        /^ERROR: loading bot config from base64 encoded string: unrecognized config version "v9"$/m,
+      );
+      assert.match(
+        badB64.stderr,
+        /^ERROR: loading bot config from base64 encoded string: failed to decode base64 encoded config: illegal base64 data at input byte 4$/m,
+      );
+      for (const r of [both, bothViaPath, emptyIgnored, token, proxy, badDebug, inline, badB64]) {
+        assert.equal(r.code, 1, r.stderr);
+      }
+
+      const calls = readCalls(control, 'tbot');
+      const forArgs = (argv: string[], has: string) =>
+        calls.find((c) => JSON.stringify(c.argv) === JSON.stringify(argv) && c.env.includes(has));
+      const viaPath = forArgs(['start'], 'TBOT_CONFIG_PATH');
+      assert.deepEqual(viaPath?.configEnv, ['TBOT_CONFIG_PATH', 'TBOT_CONFIG']);
+      const overridden = forArgs(['start', '-c', ok], 'TELEPORT_PROXY');
+      assert.ok(overridden?.env.includes('TBOT_CONFIG_PATH'), 'env lists every variable that is set');
+      assert.deepEqual(
+        overridden?.configEnv,
+        ['TELEPORT_PROXY', 'TELEPORT_BOT_TOKEN'],
+        'configEnv only those that took effect: -c beats TBOT_CONFIG_PATH',
+      );
+      const empties = forArgs(['start', '-c', ok], 'TELEPORT_AUTH_SERVER');
+      assert.deepEqual(empties?.env.filter((n) => n.startsWith('TBOT_')).sort(), [
+        'TBOT_CONFIG',
+        'TBOT_DEBUG',
+      ]);
+      assert.deepEqual(empties?.configEnv, ['TELEPORT_BOT_TOKEN'], 'empty variables take no effect');
+      assert.equal(
+        calls.find((c) => c.env.includes('TBOT_DEBUG') && !c.env.includes('TELEPORT_BOT_TOKEN'))?.configEnv,
+        undefined,
+        'no configEnv when the command line did not parse',
+      );
     });
 
     test('a binary of the other architecture refuses to run', async () => {

@@ -433,6 +433,71 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       );
     });
 
+    test("cosign sign token sources in cosign's order: flag, then SIGSTORE_ID_TOKEN before the runner's OIDC variables", async () => {
+      const img = `127.0.0.1:1/x@sha256:${'c'.repeat(64)}`;
+      const token = new UnsecuredJWT({ email: 'me@example.com' })
+        .setIssuer('https://issuer.example')
+        .setAudience('sigstore')
+        .setExpirationTime('5m')
+        .encode();
+      // A runner's OIDC variables pointing nowhere: any attempt to use them fails loudly.
+      const runner = {
+        ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token?api-version=2.0',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-bearer',
+      };
+      const sign = (args: string[], extra: Record<string, string>) =>
+        run(bin.cosign, ['sign', '--yes', ...args, img], { ...env, ...extra });
+      const [envvar, github, flag, empty, disabled, picked, invalid, none] = await Promise.all([
+        sign(['--annotations', 'case=envvar'], { ...runner, SIGSTORE_ID_TOKEN: token }),
+        sign(['--annotations', 'case=github'], runner),
+        sign(['--annotations', 'case=flag', '--identity-token', token], {
+          ...runner,
+          SIGSTORE_ID_TOKEN: 'x',
+        }),
+        sign(['--annotations', 'case=empty'], { SIGSTORE_ID_TOKEN: '' }),
+        sign(['--annotations', 'case=disabled', '--oidc-disable-ambient-providers'], {
+          SIGSTORE_ID_TOKEN: token,
+        }),
+        sign(['--annotations', 'case=picked', '--oidc-provider', 'github-actions'], {
+          ...runner,
+          SIGSTORE_ID_TOKEN: token,
+        }),
+        sign(['--annotations', 'case=invalid', '--oidc-provider', 'nope'], { SIGSTORE_ID_TOKEN: token }),
+        sign(['--annotations', 'case=none'], {}),
+      ]);
+      // With a usable token the run gets as far as the (absent) registry.
+      for (const r of [envvar, flag]) {
+        assert.doesNotMatch(
+          r.stderr,
+          /fetching ambient OIDC credentials/,
+          'the runner endpoint was not asked',
+        );
+        assert.match(r.stderr, /Error: signing \[.*\]: .*connection refused/);
+      }
+      for (const r of [github, picked]) {
+        assert.match(r.stderr, /reading id token: fetching ambient OIDC credentials: .*connection refused/);
+      }
+      for (const r of [empty, disabled, none]) assert.match(r.stderr, /no identity token/);
+      assert.match(invalid.stderr, /reading id token: getting provider: nope is not a valid provider/);
+      for (const r of [envvar, github, flag, empty, disabled, picked, invalid, none]) assert.equal(r.code, 1);
+
+      const sources = Object.fromEntries(
+        readCalls(control, 'cosign')
+          .filter((c) => c.command === 'sign' && c.argv.some((a) => a.startsWith('case=')))
+          .map((c) => [c.argv.find((a) => a.startsWith('case='))!.slice(5), c.tokenSource]),
+      );
+      assert.deepEqual(sources, {
+        envvar: 'envvar',
+        github: 'github-actions',
+        flag: 'flag',
+        empty: 'envvar',
+        disabled: 'none',
+        picked: 'github-actions',
+        invalid: 'none',
+        none: 'none',
+      });
+    });
+
     test('a binary of the other architecture refuses to run', async () => {
       const other = install(mirror, VERSIONS, OTHER_ARCH, join(tempDir('standins-other-'), 'bin'));
       const r = await run(other.flux, ['--version'], env);

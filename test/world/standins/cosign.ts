@@ -41,6 +41,7 @@ import {
   type CertBody,
   chainPem,
   checkBundle,
+  checkSet,
   ephemeralKey,
   issueCertificate,
   loadAuthority,
@@ -693,6 +694,14 @@ interface Verified {
   bundle?: RekorBundle;
 }
 
+/** From v2.6.2 and v3.0.4 (sigstore/cosign#4624) VerifyBundle always compares signature and key with the entry. */
+function bindsBundleToKey(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = version.split(/[.-]/).map(Number);
+  if (major === 2) return minor > 6 || (minor === 6 && patch >= 2);
+  if (major === 3) return minor > 0 || patch >= 4;
+  return major > 3;
+}
+
 function matches(value: string, exact: string, regexp: string): boolean {
   if (exact) return value === exact;
   if (regexp) return new RegExp(regexp).test(value);
@@ -763,22 +772,15 @@ async function verify(
     const client = new RegistryClient(ref.registry, ref.repository, registryOptions(p, deadline, false));
     let digest = ref.digest;
     if (!digest) {
-      let head: Awaited<ReturnType<typeof client.headManifest>>;
+      // ociremote.ResolveDigest: a tag is looked up with remote.Get (a GET); a digest reference never is.
       try {
-        head = await client.headManifest(ref.tag ?? 'latest');
+        digest = (await client.getManifest(ref.tag ?? 'latest')).digest;
       } catch (error) {
         if (error instanceof RegistryError && error.status === 404) {
           throw new CosignError(`image tag not found: ${error.message}`, 11);
         }
         throw error;
       }
-      if (!head) {
-        throw new CosignError(
-          `image tag not found: HEAD https://${ref.registry}/v2/${ref.repository}/manifests/${ref.tag}: unexpected status code 404 Not Found (HEAD responses have no body, use GET for details)`,
-          11,
-        );
-      }
-      digest = head.digest;
     }
     const sigManifest = await client.getManifest(
       `${str(p, 'attachment-tag-prefix')}${signatureTag(digest)}`,
@@ -796,21 +798,34 @@ async function verify(
         const ann = layer.annotations ?? {};
         const signature = ann[ANN_SIGNATURE] ?? '';
         const certPem = ann[ANN_CERT];
-        if (!certPem) throw new Error('no certificate found on signature');
         const payload = await client.getBlob(layer.digest);
+        // verifyInternal's order: the transparency log first, then the certificate, then the signature.
+        let bundle: RekorBundle | undefined;
+        let at = Date.now();
+        if (!ignoreTlog) {
+          if (ann[ANN_BUNDLE]) {
+            bundle = JSON.parse(ann[ANN_BUNDLE]) as RekorBundle;
+            if (certPem) checkBundle(authority, bundle, payload, signature, certPem);
+            // Since #4624 VerifyBundle compares the entry's key with the signature's certificate before the SET.
+            else if (bindsBundleToKey(b.version))
+              throw new Error('error verifying bundle: nil certificate provided');
+            else checkSet(authority, bundle);
+            at = bundle.Payload.integratedTime * 1000;
+          } else if (!certPem) {
+            // The online Rekor look-up needs the certificate's PEM first (cryptoutils.MarshalCertificateToPEM).
+            throw new Error('nil certificate provided');
+          } else {
+            throw new Error('signature not found in transparency log');
+          }
+        }
+        // ErrNoCertificateFoundOnSignature (exit 13 alone), but verifySignatures folds it into "no matching signatures".
+        if (!certPem) throw new Error('no certificate found on signature');
         const cert = readCertificate(authority, certPem);
         if (!verifyPayload(cert.publicKey, payload, signature))
           throw new Error('invalid signature when validating ASN.1 encoded signature');
-        let bundle: RekorBundle | undefined;
-        let at = Date.now();
-        if (ann[ANN_BUNDLE]) {
-          bundle = JSON.parse(ann[ANN_BUNDLE]) as RekorBundle;
-          checkBundle(authority, bundle, payload, signature, certPem);
-          at = bundle.Payload.integratedTime * 1000;
-        } else if (!ignoreTlog) {
-          throw new Error('signature not found in transparency log');
-        }
         if (at < Date.parse(cert.notBefore) || at > Date.parse(cert.notAfter)) {
+          // Without the log (and no RFC 3161 timestamp) only the current time is left to check the certificate at.
+          if (ignoreTlog) throw new Error('expected a signed timestamp to verify an expired certificate');
           throw new Error(
             `certificate expired before signatures were entered in log: ${new Date(at).toISOString()} is after ${cert.notAfter}`,
           );

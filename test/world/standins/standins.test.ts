@@ -872,6 +872,113 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       assert.equal(JSON.parse((await rawManifest(sigTag))!.body.toString('utf8')).layers.length, 2);
     });
 
+    test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does', async () => {
+      const src = tempDir('src-codes-');
+      writeFileSync(join(src, 'c.yaml'), 'c: 1\n');
+      const pushed = await fluxPush('6.0.0', src, ['--output', 'json']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
+      const image = `${repoHost}/${repo}@${digest}`;
+
+      // The runner's OIDC variables stay in the environment; cosign still takes SIGSTORE_ID_TOKEN first.
+      const otherRef = 'maestra-io/other/.github/workflows/release.yml@refs/heads/main';
+      const other = `https://github.com/${otherRef}`;
+      const envToken = await world.oidc.mint('sigstore', { job_workflow_ref: otherRef });
+      const runnerTokens = world.counters.get('oidc', 'token');
+      const signed = await run(bin.cosign, ['sign', '--yes', image], { ...env, SIGSTORE_ID_TOKEN: envToken });
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.equal(
+        world.counters.get('oidc', 'token'),
+        runnerTokens,
+        'cosign never asked the runner for a token',
+      );
+      const signCall = readCalls(world.controlDir, 'cosign')
+        .filter((c) => c.command === 'sign')
+        .pop();
+      assert.equal(signCall?.tokenSource, 'envvar');
+      assert.ok(signCall?.env.includes('ACTIONS_ID_TOKEN_REQUEST_URL'));
+
+      const verify = (id: string, target: string, extra: string[] = []) =>
+        run(
+          bin.cosign,
+          [
+            'verify',
+            '--certificate-identity',
+            id,
+            '--certificate-oidc-issuer',
+            world.oidc.issuer,
+            ...extra,
+            target,
+          ],
+          env,
+        );
+      const [byEnvIdentity, byRunnerIdentity, missingDigest, missingTag] = await Promise.all([
+        verify(other, image),
+        verify(identity, image),
+        verify(identity, `${repoHost}/${repo}@sha256:${'d'.repeat(64)}`),
+        verify(identity, `${repoHost}/${repo}:9.9.9`),
+      ]);
+      assert.equal(byEnvIdentity.code, 0, byEnvIdentity.stderr);
+      assert.equal(byRunnerIdentity.code, 12);
+      // A digest is never looked up as a tag: a missing one has no signatures (10), not a missing tag (11).
+      assert.equal(missingDigest.code, 10);
+      assert.match(missingDigest.stderr, /^Error: no signatures found$/m);
+      assert.equal(missingTag.code, 11);
+      assert.match(
+        missingTag.stderr,
+        /^Error: image tag not found: GET https:\/\/\S+\/manifests\/9\.9\.9: /m,
+      );
+
+      // A key-only signature: the certificate (and chain) annotations gone from the signature layer.
+      const sigTag = `${digest.replace(':', '-')}.sig`;
+      const rewrite = async (drop: string[]) => {
+        const current = JSON.parse((await rawManifest(sigTag))!.body.toString('utf8')) as {
+          mediaType: string;
+          layers: { annotations: Record<string, string> }[];
+        };
+        for (const layer of current.layers) for (const key of drop) delete layer.annotations[key];
+        const res = await fetch(`${world.registry(world.region)}/v2/${repo}/manifests/${sigTag}`, {
+          method: 'PUT',
+          headers: { 'content-type': current.mediaType },
+          body: JSON.stringify(current),
+        });
+        assert.equal(res.status, 201, await res.text());
+      };
+      await rewrite(['dev.sigstore.cosign/certificate', 'dev.sigstore.cosign/chain']);
+      // The same world's keys in a 2.6.1 binary, for the behaviour before #4624.
+      const versions261 = { ...world.standinVersions, cosign: '2.6.1' };
+      const oldRoot = tempDir('standins-261-');
+      await publishStandins(join(oldRoot, 'mirror'), { controlDir: world.controlDir, versions: versions261 });
+      const cosign261 = install(join(oldRoot, 'mirror'), versions261, HOST_ARCH, join(oldRoot, 'bin')).cosign;
+      const [keyOnly, keyOnlyNoTlog, keyOnly261] = await Promise.all([
+        verify(other, image),
+        verify(other, image, ['--insecure-ignore-tlog']),
+        run(
+          cosign261,
+          ['verify', '--certificate-identity', other, '--certificate-oidc-issuer', world.oidc.issuer, image],
+          env,
+        ),
+      ]);
+      for (const r of [keyOnly, keyOnlyNoTlog, keyOnly261]) {
+        assert.equal(r.code, 12, 'ErrNoCertificateFoundOnSignature is folded into no matching signatures');
+      }
+      assert.match(keyOnly261.stderr, /^Error: no matching signatures: no certificate found on signature$/m);
+      // From 2.6.2 (#4624) the bundle is bound to the signature's key first, which needs the certificate.
+      assert.equal(world.standinVersions.cosign, '2.99.0');
+      assert.match(
+        keyOnly.stderr,
+        /^Error: no matching signatures: error verifying bundle: nil certificate provided$/m,
+      );
+      assert.match(
+        keyOnlyNoTlog.stderr,
+        /^Error: no matching signatures: no certificate found on signature$/m,
+      );
+      await rewrite(['dev.sigstore.cosign/bundle']);
+      const noBundle = await verify(other, image);
+      assert.equal(noBundle.code, 12);
+      assert.match(noBundle.stderr, /^Error: no matching signatures: nil certificate provided$/m);
+    });
+
     test('faults: tbot expired-jwt, bad-aud, no-jwt, exit1-after-work; registry retries; flux exit1-after-work still pushes', async () => {
       const dir = tempDir('tbot-faults-');
       const cfg = (name: string) => {

@@ -12,7 +12,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { Agent } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +22,7 @@ import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt, UnsecuredJWT } from 'jose';
 import { registryTarget, startWorld, type World } from '../index.ts';
+import { digestRefTarget } from '../registry-front.ts';
 import { addToolFault, clearToolFaults, readCalls, readToolFaults } from './control.ts';
 import { collectEntries, tarEntries } from './lib/tarball.ts';
 import { type PublishedAsset, publishStandins } from './publish.ts';
@@ -135,6 +137,31 @@ function install(mirrorRoot: string, versions: typeof VERSIONS, arch: string, in
 }
 
 const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** One HTTPS exchange with the world's CA, the path sent exactly as written (no URL normalisation). */
+function httpsCall(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  ca: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { method, host: u.hostname, port: u.port, path: u.pathname, headers, ca },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function tbotConfig(proxy: string, dest: string, extra = ''): string {
   return [
@@ -872,13 +899,15 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       assert.equal(JSON.parse((await rawManifest(sigTag))!.body.toString('utf8')).layers.length, 2);
     });
 
-    test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does', async () => {
+    test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does; digests keep their colon', async () => {
       const src = tempDir('src-codes-');
       writeFileSync(join(src, 'c.yaml'), 'c: 1\n');
       const pushed = await fluxPush('6.0.0', src, ['--output', 'json']);
       assert.equal(pushed.code, 0, pushed.stderr);
       const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
       const image = `${repoHost}/${repo}@${digest}`;
+      const forms = digestRefTarget(world.region);
+      const formsBefore = [world.counters.get(forms, 'colon'), world.counters.get(forms, '%3A')];
 
       // The runner's OIDC variables stay in the environment; cosign still takes SIGSTORE_ID_TOKEN first.
       const otherRef = 'maestra-io/other/.github/workflows/release.yml@refs/heads/main';
@@ -977,6 +1006,39 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       const noBundle = await verify(other, image);
       assert.equal(noBundle.code, 12);
       assert.match(noBundle.stderr, /^Error: no matching signatures: nil certificate provided$/m);
+
+      // The stand-ins' requests by digest (sign's entity check, flux pull) spell the colon out.
+      const pulled = tempDir('pulled-codes-');
+      const pull = await run(bin.flux, ['pull', 'artifact', `oci://${image}`, '--output', pulled], env);
+      assert.equal(pull.code, 0, pull.stderr);
+      assert.ok(world.counters.get(forms, 'colon') >= formsBefore[0]! + 2, 'sign and pull asked by digest');
+      assert.equal(world.counters.get(forms, '%3A'), formsBefore[1], 'never percent-encoded');
+
+      // The front serves the percent-encoded form too, and counts it apart.
+      const docker = JSON.parse(readFileSync(join(env['DOCKER_CONFIG']!, 'config.json'), 'utf8')) as {
+        auths: Record<string, { auth: string }>;
+      };
+      const front = (method: string, ref: string) =>
+        httpsCall(
+          method,
+          `https://${repoHost}/v2/${repo}/manifests/${ref}`,
+          {
+            authorization: `Basic ${docker.auths[repoHost]!.auth}`,
+            accept: 'application/vnd.oci.image.manifest.v1+json',
+          },
+          readFileSync(world.caFile, 'utf8'),
+        );
+      const [literal, encoded, encodedHead] = await Promise.all([
+        front('GET', digest),
+        front('GET', digest.replace(':', '%3A')),
+        front('HEAD', digest.replace(':', '%3a')),
+      ]);
+      assert.equal(literal.status, 200);
+      assert.equal(encoded.status, 200);
+      assert.deepEqual(encoded.body, literal.body);
+      assert.equal(encodedHead.status, 200);
+      assert.equal(encodedHead.headers['docker-content-digest'], digest);
+      assert.equal(world.counters.get(forms, '%3A'), formsBefore[1]! + 2);
     });
 
     test('faults: tbot expired-jwt, bad-aud, no-jwt, exit1-after-work; registry retries; flux exit1-after-work still pushes', async () => {

@@ -20,6 +20,16 @@ import type { WorldTls } from './tls.ts';
 export const registryTarget = (region: string, account: string = DEFAULT_ACCOUNT) =>
   account === DEFAULT_ACCOUNT ? `registry:${region}` : `registry:${region}:${account}`;
 
+/** Counts manifest requests by digest per spelling: kind `colon` (what real clients send) or `%3A` (also served). */
+export const digestRefTarget = (region: string) => `registry-digest-ref:${region}`;
+
+/** A manifest reference that is a digest with its colon percent-encoded, e.g. `sha256%3A<hex>`. */
+function decodedDigest(ref: string): string | undefined {
+  const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*)%3a(.+)$/i.exec(ref);
+  const decoded = m ? `${m[1]}:${m[2]}` : undefined;
+  return decoded && isDigest(decoded) ? decoded : undefined;
+}
+
 const MANIFEST_LIMIT = 4 << 20;
 const PRESIGN_TTL_MS = 20 * 60 * 1000;
 const HOP_BY_HOP = new Set([
@@ -326,6 +336,16 @@ export async function startRegistryFront(
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'https://localhost');
     const r = route(url.pathname);
+    if (r.kind === 'manifest') {
+      const decoded = decodedDigest(r.ref);
+      if (isDigest(r.ref)) counters.inc(digestRefTarget(region.name), 'colon');
+      else if (decoded) {
+        counters.inc(digestRefTarget(region.name), '%3A');
+        // Served as the literal form, so the registry and the tag rules below see a digest.
+        url.pathname = url.pathname.slice(0, -r.ref.length) + decoded;
+        r.ref = decoded;
+      }
+    }
     const kind = kindOf(r, method);
     const { auth, token } = region.tokens.check(req.headers.authorization);
     const authorized = auth === 'ok';

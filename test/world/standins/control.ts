@@ -51,7 +51,17 @@ export interface CallRecord {
   cwd: string;
   /** Names (never values) of the environment variables of interest that were set. */
   env: string[];
+  /** tbot: its kingpin-bound variables that took effect (non-empty, flag not given); absent if argv did not parse. */
+  configEnv?: string[];
+  /** cosign sign: where the identity token comes from, in cosign's order (`none`: no source, so no token). */
+  tokenSource?: TokenSource;
 }
+
+/** cosign's token sources: the `--identity-token` flag, else the first enabled ambient provider. */
+export type TokenSource = 'flag' | 'filesystem' | 'envvar' | 'github-actions' | 'none';
+
+/** Fields a stand-in adds to its call record once it knows them. */
+export type CallExtra = Pick<CallRecord, 'configEnv' | 'tokenSource'>;
 
 export const FAULTS_FILE = 'faults.json';
 export const CALLS_FILE = 'calls.jsonl';
@@ -73,9 +83,12 @@ const ENV_OF_INTEREST = [
   'TELEPORT_AUTH_SERVER',
   'TELEPORT_BOT_TOKEN',
   'TBOT_CONFIG_PATH',
+  'TBOT_CONFIG',
+  'TBOT_DEBUG',
   'ACTIONS_ID_TOKEN_REQUEST_URL',
   'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
   'SIGSTORE_ID_TOKEN',
+  'COSIGN_IDENTITY_TOKEN',
   'COSIGN_YES',
   'COSIGN_EXPERIMENTAL',
   'AWS_ACCESS_KEY_ID',
@@ -209,6 +222,7 @@ export function recordCall(
   tool: ToolName,
   argv: readonly string[],
   command: string,
+  extra: CallExtra = {},
 ): void {
   const record: CallRecord = {
     tool,
@@ -218,6 +232,7 @@ export function recordCall(
     pid: process.pid,
     cwd: process.cwd(),
     env: ENV_OF_INTEREST.filter((name) => process.env[name] !== undefined),
+    ...extra,
   };
   // A binary outliving its world must not recreate the removed directory.
   if (!existsSync(controlDir)) return;

@@ -10,7 +10,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { OIDC_JWKS_FILE, type ToolFault } from './control.ts';
+import { OIDC_JWKS_FILE, type TokenSource, type ToolFault } from './control.ts';
 import {
   type FlagSpec,
   findCommandPath,
@@ -41,6 +41,7 @@ import {
   type CertBody,
   chainPem,
   checkBundle,
+  checkSet,
   ephemeralKey,
   issueCertificate,
   loadAuthority,
@@ -312,30 +313,93 @@ function parseImage(s: string): Reference {
 
 // ---- identity token (what Fulcio would accept) ----
 
+/** Registration order of a Go ≥ 1.21 build (init in import-path order once imports are done), not all.go's import order. */
+const PROVIDERS = [
+  'filesystem',
+  'envvar',
+  'github-actions',
+  'buildkite-agent',
+  'spiffe',
+  'google-workload-identity',
+  'google-impersonate',
+] as const;
+type Provider = (typeof PROVIDERS)[number];
+/** Emulated providers; the others are treated as disabled (their environments do not exist in the test world). */
+const EMULATED = new Set<Provider>(['filesystem', 'envvar', 'github-actions']);
+/** pkg/providers/filesystem: enabled when this file can be stat'ed. */
+const FILESYSTEM_TOKEN = '/var/run/sigstore/cosign/oidc-token';
+
+function providerEnabled(name: Provider): boolean {
+  switch (name) {
+    case 'filesystem':
+      return existsSync(FILESYSTEM_TOKEN);
+    case 'envvar':
+      // LookupEnv: set, even to "", is enabled.
+      return process.env['SIGSTORE_ID_TOKEN'] !== undefined;
+    case 'github-actions':
+      return githubOidcAvailable();
+    default:
+      return false;
+  }
+}
+
+/** Where `cosign sign` takes its identity token from (internal/auth ReadIDToken), decided before any fetch. */
+function tokenSource(p: Parsed): TokenSource {
+  if (str(p, 'identity-token')) return 'flag';
+  if (pbool(p, 'oidc-disable-ambient-providers') || !PROVIDERS.some(providerEnabled)) return 'none';
+  const only = str(p, 'oidc-provider');
+  // --oidc-provider picks one provider without asking whether it is enabled.
+  if (only) return EMULATED.has(only as Provider) ? (only as TokenSource) : 'none';
+  return (PROVIDERS.find(providerEnabled) as TokenSource | undefined) ?? 'none';
+}
+
+async function provide(name: Provider): Promise<string> {
+  if (name === 'envvar') return process.env['SIGSTORE_ID_TOKEN'] ?? '';
+  if (name === 'filesystem') {
+    try {
+      return readFileSync(FILESYSTEM_TOKEN, 'utf8');
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      throw new Error(
+        `open ${FILESYSTEM_TOKEN}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
+      );
+    }
+  }
+  return githubIdToken('sigstore');
+}
+
 async function readIdToken(p: Parsed): Promise<string> {
   const flag = str(p, 'identity-token');
-  if (flag) {
+  const source = tokenSource(p);
+  if (source === 'flag') {
     // cosign accepts the token or a path to a file holding it.
     try {
       if (existsSync(flag) && statSync(flag).isFile()) return readFileSync(flag, 'utf8').trim();
     } catch {}
     return flag;
   }
-  const disabled = pbool(p, 'oidc-disable-ambient-providers');
   const only = str(p, 'oidc-provider');
-  if (!disabled) {
-    if ((only === '' || only === 'envvar') && process.env['SIGSTORE_ID_TOKEN'])
-      return process.env['SIGSTORE_ID_TOKEN'];
-    if ((only === '' || only === 'github-actions') && githubOidcAvailable()) {
-      try {
-        return await githubIdToken('sigstore');
-      } catch (error) {
-        throw new CliError(
-          `getting signer: getting key from Fulcio: reading id token: github-actions provider: ${(error as Error).message}`,
-        );
-      }
+  const ambient = !pbool(p, 'oidc-disable-ambient-providers') && PROVIDERS.some(providerEnabled);
+  if (ambient && only && !(PROVIDERS as readonly string[]).includes(only)) {
+    throw new CliError(
+      `getting signer: getting key from Fulcio: reading id token: getting provider: ${only} is not a valid provider`,
+    );
+  }
+  if (ambient && only && !EMULATED.has(only as Provider)) {
+    throw new CliError(`the cosign stand-in does not emulate the ${only} OIDC provider`);
+  }
+  let token = '';
+  if (source !== 'none') {
+    try {
+      token = await provide(source);
+    } catch (error) {
+      throw new CliError(
+        `getting signer: getting key from Fulcio: reading id token: fetching ambient OIDC credentials: ${(error as Error).message}`,
+      );
     }
   }
+  // An empty token (none found, or SIGSTORE_ID_TOKEN set to "") sends real cosign to the browser or device flow.
+  if (token) return token;
   throw new CliError(
     'getting signer: getting key from Fulcio: retrieving cert: no identity token: the cosign stand-in has no interactive OIDC flow (give --identity-token, SIGSTORE_ID_TOKEN or the GitHub Actions OIDC variables)',
   );
@@ -630,6 +694,14 @@ interface Verified {
   bundle?: RekorBundle;
 }
 
+/** From v2.6.2 and v3.0.4 (sigstore/cosign#4624) VerifyBundle always compares signature and key with the entry. */
+function bindsBundleToKey(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = version.split(/[.-]/).map(Number);
+  if (major === 2) return minor > 6 || (minor === 6 && patch >= 2);
+  if (major === 3) return minor > 0 || patch >= 4;
+  return major > 3;
+}
+
 function matches(value: string, exact: string, regexp: string): boolean {
   if (exact) return value === exact;
   if (regexp) return new RegExp(regexp).test(value);
@@ -700,22 +772,15 @@ async function verify(
     const client = new RegistryClient(ref.registry, ref.repository, registryOptions(p, deadline, false));
     let digest = ref.digest;
     if (!digest) {
-      let head: Awaited<ReturnType<typeof client.headManifest>>;
+      // ociremote.ResolveDigest: a tag is looked up with remote.Get (a GET); a digest reference never is.
       try {
-        head = await client.headManifest(ref.tag ?? 'latest');
+        digest = (await client.getManifest(ref.tag ?? 'latest')).digest;
       } catch (error) {
         if (error instanceof RegistryError && error.status === 404) {
           throw new CosignError(`image tag not found: ${error.message}`, 11);
         }
         throw error;
       }
-      if (!head) {
-        throw new CosignError(
-          `image tag not found: HEAD https://${ref.registry}/v2/${ref.repository}/manifests/${ref.tag}: unexpected status code 404 Not Found (HEAD responses have no body, use GET for details)`,
-          11,
-        );
-      }
-      digest = head.digest;
     }
     const sigManifest = await client.getManifest(
       `${str(p, 'attachment-tag-prefix')}${signatureTag(digest)}`,
@@ -733,21 +798,34 @@ async function verify(
         const ann = layer.annotations ?? {};
         const signature = ann[ANN_SIGNATURE] ?? '';
         const certPem = ann[ANN_CERT];
-        if (!certPem) throw new Error('no certificate found on signature');
         const payload = await client.getBlob(layer.digest);
+        // verifyInternal's order: the transparency log first, then the certificate, then the signature.
+        let bundle: RekorBundle | undefined;
+        let at = Date.now();
+        if (!ignoreTlog) {
+          if (ann[ANN_BUNDLE]) {
+            bundle = JSON.parse(ann[ANN_BUNDLE]) as RekorBundle;
+            if (certPem) checkBundle(authority, bundle, payload, signature, certPem);
+            // Since #4624 VerifyBundle compares the entry's key with the signature's certificate before the SET.
+            else if (bindsBundleToKey(b.version))
+              throw new Error('error verifying bundle: nil certificate provided');
+            else checkSet(authority, bundle);
+            at = bundle.Payload.integratedTime * 1000;
+          } else if (!certPem) {
+            // The online Rekor look-up needs the certificate's PEM first (cryptoutils.MarshalCertificateToPEM).
+            throw new Error('nil certificate provided');
+          } else {
+            throw new Error('signature not found in transparency log');
+          }
+        }
+        // ErrNoCertificateFoundOnSignature (exit 13 alone), but verifySignatures folds it into "no matching signatures".
+        if (!certPem) throw new Error('no certificate found on signature');
         const cert = readCertificate(authority, certPem);
         if (!verifyPayload(cert.publicKey, payload, signature))
           throw new Error('invalid signature when validating ASN.1 encoded signature');
-        let bundle: RekorBundle | undefined;
-        let at = Date.now();
-        if (ann[ANN_BUNDLE]) {
-          bundle = JSON.parse(ann[ANN_BUNDLE]) as RekorBundle;
-          checkBundle(authority, bundle, payload, signature, certPem);
-          at = bundle.Payload.integratedTime * 1000;
-        } else if (!ignoreTlog) {
-          throw new Error('signature not found in transparency log');
-        }
         if (at < Date.parse(cert.notBefore) || at > Date.parse(cert.notAfter)) {
+          // Without the log (and no RFC 3161 timestamp) only the current time is left to check the certificate at.
+          if (ignoreTlog) throw new Error('expected a signed timestamp to verify an expired certificate');
           throw new Error(
             `certificate expired before signatures were entered in log: ${new Date(at).toISOString()} is after ${cert.notAfter}`,
           );
@@ -907,7 +985,6 @@ async function main(rawArgv: string[]): Promise<number> {
   );
   const { path, rest } = findCommandPath(argv, TREE, boolNames);
   const command = path.join(' ');
-  logCall(b, 'cosign', rawArgv, command);
   const leaf =
     command === 'sign'
       ? signFlags(v3)
@@ -921,6 +998,7 @@ async function main(rawArgv: string[]): Promise<number> {
   try {
     p = parsePflag(rest, specs, { normalize: (n) => NORMALIZE[n] ?? n });
   } catch (error) {
+    logCall(b, 'cosign', rawArgv, command);
     if (error instanceof HelpRequested) {
       process.stdout.write(
         `Stand-in for cosign (test world). Emulated: cosign sign, cosign verify, cosign version.\n`,
@@ -930,6 +1008,8 @@ async function main(rawArgv: string[]): Promise<number> {
     throw error;
   }
   bindEnv(p, specs);
+  // The token source is known from flags and environment alone, so it is logged even when signing fails later.
+  logCall(b, 'cosign', rawArgv, command, command === 'sign' ? { tokenSource: tokenSource(p) } : {});
   if (path.length === 0) {
     if (p.args.length > 0) throw new CliError(`unknown command ${JSON.stringify(p.args[0])} for "cosign"`);
     process.stdout.write(

@@ -12,7 +12,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { Agent } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +22,7 @@ import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt, UnsecuredJWT } from 'jose';
 import { registryTarget, startWorld, type World } from '../index.ts';
+import { digestRefTarget } from '../registry-front.ts';
 import { addToolFault, clearToolFaults, readCalls, readToolFaults } from './control.ts';
 import { collectEntries, tarEntries } from './lib/tarball.ts';
 import { type PublishedAsset, publishStandins } from './publish.ts';
@@ -135,6 +137,31 @@ function install(mirrorRoot: string, versions: typeof VERSIONS, arch: string, in
 }
 
 const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** One HTTPS exchange with the world's CA, the path sent exactly as written (no URL normalisation). */
+function httpsCall(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  ca: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { method, host: u.hostname, port: u.port, path: u.pathname, headers, ca },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function tbotConfig(proxy: string, dest: string, extra = ''): string {
   return [
@@ -336,14 +363,14 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
         run(bin.tbot, ['start', '-c', ok, '--frob'], env),
       ]);
       assert.match(r1.stderr, /^ERROR: .*version: v2/m);
-      assert.match(r9.stderr, /^ERROR: unrecognized config version "v9"$/m);
+      assert.match(r9.stderr, /^ERROR: loading bot config from path \S+: unrecognized config version "v9"$/m);
       assert.match(
         rf.stderr,
-        /^ERROR: failed parsing config file: yaml: unmarshal errors: {2}line \d+: field frobnicate not found in type config\.BotConfig$/m,
+        /^ERROR: loading bot config from path \S+: failed parsing config file: yaml: unmarshal errors: {2}line \d+: field frobnicate not found in type config\.BotConfig$/m,
       );
       assert.match(
         rs.stderr,
-        /^ERROR: failed parsing config file: unrecognized service type \(workload-identity-nope\)$/m,
+        /^ERROR: loading bot config from path \S+: failed parsing config file: unrecognized service type \(workload-identity-nope\)$/m,
       );
       assert.match(
         ra.stderr,
@@ -355,6 +382,147 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       );
       assert.match(flag.stderr, /^ERROR: unknown long flag '--frob'$/m);
       for (const r of [r1, r9, rf, rs, ra, both, flag]) assert.equal(r.code, 1);
+    });
+
+    test('tbot environment: TBOT_CONFIG next to --config, TELEPORT_BOT_TOKEN, TELEPORT_PROXY, TBOT_DEBUG; configEnv logged', async () => {
+      const dir = tempDir('tbot-env-');
+      const good = tbotConfig('127.0.0.1:1', join(dir, 'out'));
+      const ok = join(dir, 'ok.yaml');
+      writeFileSync(ok, good);
+      const b64 = (text: string) => Buffer.from(text).toString('base64');
+      const [both, bothViaPath, emptyIgnored, token, proxy, badDebug, inline, badB64] = await Promise.all([
+        run(bin.tbot, ['start', '--config', ok], { ...env, TBOT_CONFIG: b64(good) }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: b64(good), TBOT_CONFIG_PATH: ok }),
+        // Empty variables are unset for kingpin; TELEPORT_BOT_TOKEN then ends the run early and quickly.
+        run(bin.tbot, ['start', '-c', ok], {
+          ...env,
+          TBOT_CONFIG: '',
+          TELEPORT_AUTH_SERVER: '',
+          TBOT_DEBUG: '',
+          TELEPORT_BOT_TOKEN: 'other-token',
+        }),
+        run(bin.tbot, ['start', '-c', ok], { ...env, TELEPORT_BOT_TOKEN: 'other-token' }),
+        run(bin.tbot, ['start', '-c', ok], {
+          ...env,
+          TELEPORT_PROXY: '127.0.0.2:2',
+          TELEPORT_BOT_TOKEN: 'x',
+          TBOT_CONFIG_PATH: join(dir, 'ignored.yaml'),
+        }),
+        run(bin.tbot, ['start', '-c', ok], { ...env, TBOT_DEBUG: 'yes' }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: b64(good.replace('version: v2', 'version: v9')) }),
+        run(bin.tbot, ['start'], { ...env, TBOT_CONFIG: 'YWJj!' }),
+      ]);
+      assert.match(both.stderr, /^ERROR: cannot specify both config and config-string$/m);
+      assert.match(bothViaPath.stderr, /^ERROR: cannot specify both config and config-string$/m);
+      assert.match(emptyIgnored.stderr, /^ERROR: join method must be provided$/m);
+      // The token variable replaces the whole onboarding section, join_method: github included.
+      assert.match(token.stderr, /WARN\s+\[TBOT\]\s+CLI parameters are overriding join configuration/);
+      assert.match(token.stderr, /^ERROR: join method must be provided$/m);
+      assert.match(
+        proxy.stderr,
+        /CLI parameters are overriding configuration flag:proxy-server config_value:127\.0\.0\.1:1 cli_value:127\.0\.0\.2:2/,
+      );
+      assert.match(badDebug.stderr, /^ERROR: strconv\.ParseBool: parsing "yes": invalid syntax$/m);
+      assert.match(
+        inline.stderr,
+        /^ERROR: loading bot config from base64 encoded string: unrecognized config version "v9"$/m,
+      );
+      assert.match(
+        badB64.stderr,
+        /^ERROR: loading bot config from base64 encoded string: failed to decode base64 encoded config: illegal base64 data at input byte 4$/m,
+      );
+      for (const r of [both, bothViaPath, emptyIgnored, token, proxy, badDebug, inline, badB64]) {
+        assert.equal(r.code, 1, r.stderr);
+      }
+
+      const calls = readCalls(control, 'tbot');
+      const forArgs = (argv: string[], has: string) =>
+        calls.find((c) => JSON.stringify(c.argv) === JSON.stringify(argv) && c.env.includes(has));
+      const viaPath = forArgs(['start'], 'TBOT_CONFIG_PATH');
+      assert.deepEqual(viaPath?.configEnv, ['TBOT_CONFIG_PATH', 'TBOT_CONFIG']);
+      const overridden = forArgs(['start', '-c', ok], 'TELEPORT_PROXY');
+      assert.ok(overridden?.env.includes('TBOT_CONFIG_PATH'), 'env lists every variable that is set');
+      assert.deepEqual(
+        overridden?.configEnv,
+        ['TELEPORT_PROXY', 'TELEPORT_BOT_TOKEN'],
+        'configEnv only those that took effect: -c beats TBOT_CONFIG_PATH',
+      );
+      const empties = forArgs(['start', '-c', ok], 'TELEPORT_AUTH_SERVER');
+      assert.deepEqual(empties?.env.filter((n) => n.startsWith('TBOT_')).sort(), [
+        'TBOT_CONFIG',
+        'TBOT_DEBUG',
+      ]);
+      assert.deepEqual(empties?.configEnv, ['TELEPORT_BOT_TOKEN'], 'empty variables take no effect');
+      assert.equal(
+        calls.find((c) => c.env.includes('TBOT_DEBUG') && !c.env.includes('TELEPORT_BOT_TOKEN'))?.configEnv,
+        undefined,
+        'no configEnv when the command line did not parse',
+      );
+    });
+
+    test("cosign sign token sources in cosign's order: flag, then SIGSTORE_ID_TOKEN before the runner's OIDC variables", async () => {
+      const img = `127.0.0.1:1/x@sha256:${'c'.repeat(64)}`;
+      const token = new UnsecuredJWT({ email: 'me@example.com' })
+        .setIssuer('https://issuer.example')
+        .setAudience('sigstore')
+        .setExpirationTime('5m')
+        .encode();
+      // A runner's OIDC variables pointing nowhere: any attempt to use them fails loudly.
+      const runner = {
+        ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token?api-version=2.0',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-bearer',
+      };
+      const sign = (args: string[], extra: Record<string, string>) =>
+        run(bin.cosign, ['sign', '--yes', ...args, img], { ...env, ...extra });
+      const [envvar, github, flag, empty, disabled, picked, invalid, none] = await Promise.all([
+        sign(['--annotations', 'case=envvar'], { ...runner, SIGSTORE_ID_TOKEN: token }),
+        sign(['--annotations', 'case=github'], runner),
+        sign(['--annotations', 'case=flag', '--identity-token', token], {
+          ...runner,
+          SIGSTORE_ID_TOKEN: 'x',
+        }),
+        sign(['--annotations', 'case=empty'], { SIGSTORE_ID_TOKEN: '' }),
+        sign(['--annotations', 'case=disabled', '--oidc-disable-ambient-providers'], {
+          SIGSTORE_ID_TOKEN: token,
+        }),
+        sign(['--annotations', 'case=picked', '--oidc-provider', 'github-actions'], {
+          ...runner,
+          SIGSTORE_ID_TOKEN: token,
+        }),
+        sign(['--annotations', 'case=invalid', '--oidc-provider', 'nope'], { SIGSTORE_ID_TOKEN: token }),
+        sign(['--annotations', 'case=none'], {}),
+      ]);
+      // With a usable token the run gets as far as the (absent) registry.
+      for (const r of [envvar, flag]) {
+        assert.doesNotMatch(
+          r.stderr,
+          /fetching ambient OIDC credentials/,
+          'the runner endpoint was not asked',
+        );
+        assert.match(r.stderr, /Error: signing \[.*\]: .*connection refused/);
+      }
+      for (const r of [github, picked]) {
+        assert.match(r.stderr, /reading id token: fetching ambient OIDC credentials: .*connection refused/);
+      }
+      for (const r of [empty, disabled, none]) assert.match(r.stderr, /no identity token/);
+      assert.match(invalid.stderr, /reading id token: getting provider: nope is not a valid provider/);
+      for (const r of [envvar, github, flag, empty, disabled, picked, invalid, none]) assert.equal(r.code, 1);
+
+      const sources = Object.fromEntries(
+        readCalls(control, 'cosign')
+          .filter((c) => c.command === 'sign' && c.argv.some((a) => a.startsWith('case=')))
+          .map((c) => [c.argv.find((a) => a.startsWith('case='))!.slice(5), c.tokenSource]),
+      );
+      assert.deepEqual(sources, {
+        envvar: 'envvar',
+        github: 'github-actions',
+        flag: 'flag',
+        empty: 'envvar',
+        disabled: 'none',
+        picked: 'github-actions',
+        invalid: 'none',
+        none: 'none',
+      });
     });
 
     test('a binary of the other architecture refuses to run', async () => {
@@ -729,6 +897,148 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       const sign2 = await run(bin.cosign, ['sign', '--yes', `${repoHost}/${repo}@${digest}`], env);
       assert.equal(sign2.code, 0, sign2.stderr);
       assert.equal(JSON.parse((await rawManifest(sigTag))!.body.toString('utf8')).layers.length, 2);
+    });
+
+    test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does; digests keep their colon', async () => {
+      const src = tempDir('src-codes-');
+      writeFileSync(join(src, 'c.yaml'), 'c: 1\n');
+      const pushed = await fluxPush('6.0.0', src, ['--output', 'json']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
+      const image = `${repoHost}/${repo}@${digest}`;
+      const forms = digestRefTarget(world.region);
+      const formsBefore = [world.counters.get(forms, 'colon'), world.counters.get(forms, '%3A')];
+
+      // The runner's OIDC variables stay in the environment; cosign still takes SIGSTORE_ID_TOKEN first.
+      const otherRef = 'maestra-io/other/.github/workflows/release.yml@refs/heads/main';
+      const other = `https://github.com/${otherRef}`;
+      const envToken = await world.oidc.mint('sigstore', { job_workflow_ref: otherRef });
+      const runnerTokens = world.counters.get('oidc', 'token');
+      const signed = await run(bin.cosign, ['sign', '--yes', image], { ...env, SIGSTORE_ID_TOKEN: envToken });
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.equal(
+        world.counters.get('oidc', 'token'),
+        runnerTokens,
+        'cosign never asked the runner for a token',
+      );
+      const signCall = readCalls(world.controlDir, 'cosign')
+        .filter((c) => c.command === 'sign')
+        .pop();
+      assert.equal(signCall?.tokenSource, 'envvar');
+      assert.ok(signCall?.env.includes('ACTIONS_ID_TOKEN_REQUEST_URL'));
+
+      const verify = (id: string, target: string, extra: string[] = []) =>
+        run(
+          bin.cosign,
+          [
+            'verify',
+            '--certificate-identity',
+            id,
+            '--certificate-oidc-issuer',
+            world.oidc.issuer,
+            ...extra,
+            target,
+          ],
+          env,
+        );
+      const [byEnvIdentity, byRunnerIdentity, missingDigest, missingTag] = await Promise.all([
+        verify(other, image),
+        verify(identity, image),
+        verify(identity, `${repoHost}/${repo}@sha256:${'d'.repeat(64)}`),
+        verify(identity, `${repoHost}/${repo}:9.9.9`),
+      ]);
+      assert.equal(byEnvIdentity.code, 0, byEnvIdentity.stderr);
+      assert.equal(byRunnerIdentity.code, 12);
+      // A digest is never looked up as a tag: a missing one has no signatures (10), not a missing tag (11).
+      assert.equal(missingDigest.code, 10);
+      assert.match(missingDigest.stderr, /^Error: no signatures found$/m);
+      assert.equal(missingTag.code, 11);
+      assert.match(
+        missingTag.stderr,
+        /^Error: image tag not found: GET https:\/\/\S+\/manifests\/9\.9\.9: /m,
+      );
+
+      // A key-only signature: the certificate (and chain) annotations gone from the signature layer.
+      const sigTag = `${digest.replace(':', '-')}.sig`;
+      const rewrite = async (drop: string[]) => {
+        const current = JSON.parse((await rawManifest(sigTag))!.body.toString('utf8')) as {
+          mediaType: string;
+          layers: { annotations: Record<string, string> }[];
+        };
+        for (const layer of current.layers) for (const key of drop) delete layer.annotations[key];
+        const res = await fetch(`${world.registry(world.region)}/v2/${repo}/manifests/${sigTag}`, {
+          method: 'PUT',
+          headers: { 'content-type': current.mediaType },
+          body: JSON.stringify(current),
+        });
+        assert.equal(res.status, 201, await res.text());
+      };
+      await rewrite(['dev.sigstore.cosign/certificate', 'dev.sigstore.cosign/chain']);
+      // The same world's keys in a 2.6.1 binary, for the behaviour before #4624.
+      const versions261 = { ...world.standinVersions, cosign: '2.6.1' };
+      const oldRoot = tempDir('standins-261-');
+      await publishStandins(join(oldRoot, 'mirror'), { controlDir: world.controlDir, versions: versions261 });
+      const cosign261 = install(join(oldRoot, 'mirror'), versions261, HOST_ARCH, join(oldRoot, 'bin')).cosign;
+      const [keyOnly, keyOnlyNoTlog, keyOnly261] = await Promise.all([
+        verify(other, image),
+        verify(other, image, ['--insecure-ignore-tlog']),
+        run(
+          cosign261,
+          ['verify', '--certificate-identity', other, '--certificate-oidc-issuer', world.oidc.issuer, image],
+          env,
+        ),
+      ]);
+      for (const r of [keyOnly, keyOnlyNoTlog, keyOnly261]) {
+        assert.equal(r.code, 12, 'ErrNoCertificateFoundOnSignature is folded into no matching signatures');
+      }
+      assert.match(keyOnly261.stderr, /^Error: no matching signatures: no certificate found on signature$/m);
+      // From 2.6.2 (#4624) the bundle is bound to the signature's key first, which needs the certificate.
+      assert.equal(world.standinVersions.cosign, '2.99.0');
+      assert.match(
+        keyOnly.stderr,
+        /^Error: no matching signatures: error verifying bundle: nil certificate provided$/m,
+      );
+      assert.match(
+        keyOnlyNoTlog.stderr,
+        /^Error: no matching signatures: no certificate found on signature$/m,
+      );
+      await rewrite(['dev.sigstore.cosign/bundle']);
+      const noBundle = await verify(other, image);
+      assert.equal(noBundle.code, 12);
+      assert.match(noBundle.stderr, /^Error: no matching signatures: nil certificate provided$/m);
+
+      // The stand-ins' requests by digest (sign's entity check, flux pull) spell the colon out.
+      const pulled = tempDir('pulled-codes-');
+      const pull = await run(bin.flux, ['pull', 'artifact', `oci://${image}`, '--output', pulled], env);
+      assert.equal(pull.code, 0, pull.stderr);
+      assert.ok(world.counters.get(forms, 'colon') >= formsBefore[0]! + 2, 'sign and pull asked by digest');
+      assert.equal(world.counters.get(forms, '%3A'), formsBefore[1], 'never percent-encoded');
+
+      // The front serves the percent-encoded form too, and counts it apart.
+      const docker = JSON.parse(readFileSync(join(env['DOCKER_CONFIG']!, 'config.json'), 'utf8')) as {
+        auths: Record<string, { auth: string }>;
+      };
+      const front = (method: string, ref: string) =>
+        httpsCall(
+          method,
+          `https://${repoHost}/v2/${repo}/manifests/${ref}`,
+          {
+            authorization: `Basic ${docker.auths[repoHost]!.auth}`,
+            accept: 'application/vnd.oci.image.manifest.v1+json',
+          },
+          readFileSync(world.caFile, 'utf8'),
+        );
+      const [literal, encoded, encodedHead] = await Promise.all([
+        front('GET', digest),
+        front('GET', digest.replace(':', '%3A')),
+        front('HEAD', digest.replace(':', '%3a')),
+      ]);
+      assert.equal(literal.status, 200);
+      assert.equal(encoded.status, 200);
+      assert.deepEqual(encoded.body, literal.body);
+      assert.equal(encodedHead.status, 200);
+      assert.equal(encodedHead.headers['docker-content-digest'], digest);
+      assert.equal(world.counters.get(forms, '%3A'), formsBefore[1]! + 2);
     });
 
     test('faults: tbot expired-jwt, bad-aud, no-jwt, exit1-after-work; registry retries; flux exit1-after-work still pushes', async () => {

@@ -228,19 +228,87 @@ function fieldErrors(map: YAMLMap, allowed: readonly string[], type: string, lin
   return out;
 }
 
+/** Go's base64.StdEncoding.DecodeString (padding required, CR/LF skipped), with its error offsets. */
+function decodeGoBase64(src: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const corrupt = (at: number) => new Error(`illegal base64 data at input byte ${at}`);
+  const out: number[] = [];
+  let si = 0;
+  const skipNewlines = () => {
+    while (si < src.length && (src[si] === '\n' || src[si] === '\r')) si++;
+  };
+  for (;;) {
+    const quantum: number[] = [];
+    let padded = false;
+    while (quantum.length < 4) {
+      if (si === src.length) {
+        if (quantum.length === 0) return Buffer.from(out);
+        throw corrupt(si - quantum.length);
+      }
+      const c = src[si++]!;
+      const v = alphabet.indexOf(c);
+      if (v >= 0) {
+        quantum.push(v);
+        continue;
+      }
+      if (c === '\n' || c === '\r') continue;
+      if (c !== '=' || quantum.length < 2) throw corrupt(si - 1);
+      if (quantum.length === 2) {
+        // "==" must follow a 2-symbol quantum.
+        skipNewlines();
+        if (si === src.length) throw corrupt(src.length);
+        if (src[si] !== '=') throw corrupt(si - 1);
+        si++;
+      }
+      skipNewlines();
+      if (si < src.length) throw corrupt(si);
+      padded = true;
+      break;
+    }
+    const [a = 0, b = 0, c = 0, d = 0] = quantum;
+    const bits = (a << 18) | (b << 12) | (c << 6) | d;
+    const bytes = [(bits >> 16) & 255, (bits >> 8) & 255, bits & 255].slice(0, quantum.length - 1);
+    out.push(...bytes);
+    if (padded) return Buffer.from(out);
+  }
+}
+
 function readConfig(
   path: string | undefined,
   inline: string | undefined,
 ): Record<string, unknown> & { __lines?: LineCounter } {
+  // cli.LoadConfigWithMutators refuses both sources before reading either.
+  if (path && inline) throw new TbotError('cannot specify both config and config-string');
+  // Everything read from a source is wrapped with where it came from (trace.Wrap in LoadConfigWithMutators).
+  const from = inline
+    ? 'loading bot config from base64 encoded string'
+    : `loading bot config from path ${path}`;
+  try {
+    return parseConfig(path, inline);
+  } catch (error) {
+    if (error instanceof TbotError && (path || inline)) throw new TbotError(`${from}: ${error.message}`);
+    throw error;
+  }
+}
+
+function parseConfig(
+  path: string | undefined,
+  inline: string | undefined,
+): Record<string, unknown> & { __lines?: LineCounter } {
   let text: string;
-  if (inline) text = Buffer.from(inline, 'base64').toString('utf8');
-  else if (path) {
+  if (inline) {
+    try {
+      text = decodeGoBase64(inline).toString('utf8');
+    } catch (error) {
+      throw new TbotError(`failed to decode base64 encoded config: ${(error as Error).message}`);
+    }
+  } else if (path) {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       throw new TbotError(
-        `loading bot config from path ${path}: failed to open file: ${path}: open ${path}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
+        `failed to open file: ${path}: open ${path}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
       );
     }
   } else text = '';
@@ -528,7 +596,7 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const command = p.command.join(' ');
-  logCall(b, 'tbot', argv, command);
+  logCall(b, 'tbot', argv, command, { configEnv: p.fromEnv });
   logFormat = str(p, 'log-format');
   debugOn = pbool(p, 'debug');
   if (p.command.length === 0) {

@@ -259,6 +259,8 @@ export function findCommandPath(
 
 export interface KingpinParsed extends Parsed {
   command: string[];
+  /** Environment variables whose values were taken (flag absent from the command line, value non-empty). */
+  fromEnv: string[];
 }
 
 /**
@@ -271,7 +273,13 @@ export function parseKingpin(
   commands: Record<string, Record<string, unknown>>,
   defaults: Record<string, string>,
 ): KingpinParsed {
-  const p: KingpinParsed = { values: initial(specs), changed: new Set(), args: [], command: [] };
+  const p: KingpinParsed = {
+    values: initial(specs),
+    changed: new Set(),
+    args: [],
+    command: [],
+    fromEnv: [],
+  };
   const byName = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   let node: Record<string, unknown> | undefined = commands;
@@ -363,9 +371,20 @@ export function parseKingpin(
     p.command.push(fallback);
   }
   for (const spec of specs) {
-    if (!p.changed.has(spec.name) && spec.envVar && process.env[spec.envVar] !== undefined) {
-      set(spec, process.env[spec.envVar]!);
-    }
+    if (p.changed.has(spec.name) || !spec.envVar) continue;
+    // kingpin's envarMixin.HasEnvarValue: an empty variable counts as unset.
+    const raw = process.env[spec.envVar];
+    if (raw === undefined || raw === '') continue;
+    if (spec.kind === 'bool') {
+      // The value goes through boolValue.Set, i.e. strconv.ParseBool, not the `--flag`/`--no-flag` forms.
+      try {
+        p.values.set(spec.name, parseGoBool(raw));
+      } catch (error) {
+        throw new FlagError((error as Error).message);
+      }
+      p.changed.add(spec.name);
+    } else set(spec, raw);
+    p.fromEnv.push(spec.envVar);
   }
   return p;
 }

@@ -1,5 +1,6 @@
 // What every stand-in shares at run time: the values baked in at publish time, call logging and fault lookup.
 import {
+  type CallExtra,
   readToolDelay,
   recordCall,
   type ToolCommand,
@@ -48,9 +49,15 @@ export function checkArch(b: Baked, name: string): void {
   }
 }
 
-export function logCall(b: Baked, tool: ToolName, argv: readonly string[], command: string): void {
+export function logCall(
+  b: Baked,
+  tool: ToolName,
+  argv: readonly string[],
+  command: string,
+  extra: CallExtra = {},
+): void {
   try {
-    recordCall(b.controlDir, tool, argv, command);
+    recordCall(b.controlDir, tool, argv, command, extra);
   } catch (error) {
     process.stderr.write(`stand-in: could not record the call: ${(error as Error).message}\n`);
   }

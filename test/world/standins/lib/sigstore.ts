@@ -160,6 +160,17 @@ export function makeBundle(
   return { SignedEntryTimestamp, Payload };
 }
 
+/** Checks the bundle's SignedEntryTimestamp against the stand-in Rekor key. */
+export function checkSet(a: Authority, bundle: RekorBundle): void {
+  const ok = verify(
+    'sha256',
+    Buffer.from(canonicalPayload(bundle.Payload)),
+    a.rekorPub,
+    Buffer.from(bundle.SignedEntryTimestamp, 'base64'),
+  );
+  if (!ok) throw new Error('unable to verify SET');
+}
+
 /** Checks the bundle's signature and that it records exactly this payload, signature and certificate. */
 export function checkBundle(
   a: Authority,
@@ -168,13 +179,7 @@ export function checkBundle(
   signatureB64: string,
   certPem: string,
 ): void {
-  const ok = verify(
-    'sha256',
-    Buffer.from(canonicalPayload(bundle.Payload)),
-    a.rekorPub,
-    Buffer.from(bundle.SignedEntryTimestamp, 'base64'),
-  );
-  if (!ok) throw new Error('unable to verify SET');
+  checkSet(a, bundle);
   const entry = JSON.parse(Buffer.from(bundle.Payload.body, 'base64').toString('utf8')) as {
     spec?: {
       data?: { hash?: { value?: string } };

@@ -320,7 +320,8 @@ export async function startRegistryFront(
     const authorized = region.acceptsBasic(req.headers.authorization);
     counters.inc(target, authorized ? kind : 'auth-fail');
     if (await faults.apply(target, kind, req, res, registryStyle)) return;
-    const frontHost = listener.host;
+    // The host the client asked for (the ECR name behind the proxy), so uploads and realms stay on it as on ECR.
+    const frontHost = req.headers.host ?? listener.host;
     const rewrite = { from: registryUrl, to: `https://${frontHost}` };
     const headers = forwardHeaders(req.headers, frontHost);
     if (!authorized) {

@@ -5,13 +5,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counters } from './counters.ts';
 import { type EcrApi, ecrTarget, startEcrApi } from './ecr.ts';
-import { type ExclusionFilter, type Mutability, RegionState, type RepositoryMeta } from './ecr-state.ts';
+import {
+  ACCOUNT_ID,
+  type ExclusionFilter,
+  type Mutability,
+  RegionState,
+  type RepositoryMeta,
+} from './ecr-state.ts';
 import { Faults } from './faults.ts';
 import type { Listener } from './https-server.ts';
 import { type Mirror, startMirror } from './mirror.ts';
 import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
 import { oidcSigningKey, startOidc } from './oidc.ts';
 import { ensurePrereqs } from './prereqs.ts';
+import {
+  ecrRegistryHost,
+  PRODUCTION_TELEPORT_FQDN,
+  productionCertNames,
+  productionOidcUrl,
+  routeProductionNames,
+} from './production.ts';
+import { type ForwardProxy, PROXY_TARGET, type ProxyOptions, startProxy } from './proxy.ts';
 import { publishRealTools, REAL_TOOLS } from './real-tools.ts';
 import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
@@ -29,6 +43,17 @@ export { Faults } from './faults.ts';
 export { MIRROR_PATHS } from './mirror.ts';
 export { GITHUB_OIDC_ISSUER } from './oidc.ts';
 export { ensurePrereqs } from './prereqs.ts';
+export {
+  ecrApiHost,
+  ecrRegistryHost,
+  PRODUCTION_OIDC_HOST,
+  PRODUCTION_TELEPORT_FQDN,
+  type RegistryFrontAddress,
+  routeRegistryFront,
+  stsHost,
+} from './production.ts';
+export type { ForwardProxy, ProxyAuth, ProxyOptions, ProxyRequest } from './proxy.ts';
+export { downProxyUrl, PROXY_TARGET } from './proxy.ts';
 export { liveRegistryPids } from './registry.ts';
 export { registryTarget } from './registry-front.ts';
 export type { ToolDelays } from './standins/control.ts';
@@ -50,6 +75,7 @@ export const TARGETS = {
   teleport: 'teleport',
   oidc: 'oidc',
   mirror: 'mirror',
+  proxy: PROXY_TARGET,
   registry: (region: string) => registryTarget(region),
 } as const;
 
@@ -79,6 +105,14 @@ export interface WorldOptions {
   mirrorBytesPerSecond?: number;
   /** Extra time each stand-in command's work takes (the benchmark's latency model); default none. */
   toolDelays?: ToolDelays;
+  /** Start a forward proxy (world.proxy); env() then sets HTTPS_PROXY. Options require Basic auth, etc. */
+  proxy?: boolean | ProxyOptions;
+  /**
+   * Production names: the proxy is started and maps sts/api.ecr/<account>.dkr.ecr .amazonaws.com, teleport.maestra.io,
+   * github.com, cdn.teleport.dev and the OIDC host to the emulators; registryHost, teleportFqdn and oidc.requestUrl
+   * are the production values, mirrorUrl is '' (no tool-mirror), and env() sets no AWS_ENDPOINT_URL_*.
+   */
+  productionNames?: boolean;
 }
 
 export interface SeededImage {
@@ -141,6 +175,10 @@ export interface World {
   readonly teleport: WorldTeleport;
   readonly faults: Faults;
   readonly counters: Counters;
+  /** Whether the world answers under production names (options.productionNames). */
+  readonly productionNames: boolean;
+  /** The forward proxy, when options.proxy or options.productionNames started one (stopped with the world). */
+  readonly proxy?: Omit<ForwardProxy, 'close'>;
   /** Environment the action (and its tools) need to live in this world. */
   env(): Record<string, string>;
   /** Creates the repository (MUTABLE if absent) and pushes a tiny real OCI image under `tag` straight into the registry. */
@@ -186,7 +224,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const mirrorRoot = join(dir, 'mirror');
   const counters = new Counters();
   const faults = new Faults();
-  const listeners: Listener[] = [];
+  const listeners: Pick<Listener, 'close'>[] = [];
   const registries: RegistryProcess[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -213,7 +251,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     if (new Set(regionNames).size !== regionNames.length)
       throw new Error('secondary region must differ from us-west-2');
     const [tls, , registryList, standinsPublished] = await Promise.all([
-      makeTls(dir),
+      makeTls(dir, options.productionNames ? productionCertNames(regionNames) : []),
       key,
       Promise.all(regionNames.map(async (name) => trackRegistry(await startRegistry(dir, name)))),
       options.publishStandins === false
@@ -272,6 +310,36 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       }),
     ]);
 
+    // Proxy and production names: started last, once every server it routes to has its port.
+    const proxyOptions = typeof options.proxy === 'object' ? options.proxy : {};
+    const proxy: ForwardProxy | undefined =
+      options.proxy || options.productionNames ? await startProxy(counters, faults, proxyOptions) : undefined;
+    if (proxy) listeners.push(proxy);
+    const proxyUrl =
+      proxy && proxyOptions.auth
+        ? proxy.urlWithCredentials(proxyOptions.auth.username, proxyOptions.auth.password)
+        : proxy?.url;
+    if (proxy && options.productionNames) {
+      routeProductionNames(proxy, {
+        regions: regionNames,
+        sts: sts.listener.host,
+        ecr: ecr.listener.host,
+        teleport: teleport.listener.host,
+        mirror: mirror.listener.host,
+        oidc: oidc.listener.host,
+        // Hook: once the world has per-account fronts, pass world.registryFronts() here instead of the default account's.
+        fronts: [...regions.values()].map((r) => ({
+          account: ACCOUNT_ID,
+          region: r.name,
+          host: r.frontHost,
+        })),
+      });
+      // ECR then reports its production registry host (proxyEndpoint, repositoryUri), as the real service does.
+      for (const region of regions.values()) region.frontHost = ecrRegistryHost(ACCOUNT_ID, region.name);
+    }
+    const oidcRequestUrl = options.productionNames ? productionOidcUrl(oidc.requestUrl) : oidc.requestUrl;
+    const teleportFqdn = options.productionNames ? PRODUCTION_TELEPORT_FQDN : teleport.fqdn;
+
     const regionOf = (name: string): RegionState => {
       const region = regions.get(name);
       if (!region)
@@ -301,8 +369,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       region: PRIMARY_REGION,
       ...(secondary ? { secondaryRegion: secondary.name, secondaryRegistryHost: secondary.frontHost } : {}),
       registryHost: primary.frontHost,
-      teleportFqdn: teleport.fqdn,
-      mirrorUrl: mirror.url,
+      teleportFqdn,
+      mirrorUrl: options.productionNames ? '' : mirror.url,
       mirrorRoot: mirror.root,
       mirror: { url: mirror.url, root: mirror.root, publish: mirror.publish },
       controlDir,
@@ -312,7 +380,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       ecrEndpoint: ecr.url,
       stsEndpoint: sts.url,
       oidc: {
-        requestUrl: oidc.requestUrl,
+        requestUrl: oidcRequestUrl,
         requestToken: oidc.requestToken,
         issuer: oidc.issuer,
         jwksFile: oidc.jwksFile,
@@ -321,7 +389,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         mint: oidc.mint,
       },
       teleport: {
-        fqdn: teleport.fqdn,
+        fqdn: teleportFqdn,
         issuer: teleport.issuer,
         jwksFile: teleport.jwksFile,
         setVersions: teleport.setVersions,
@@ -329,12 +397,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       },
       faults,
       counters,
+      productionNames: options.productionNames === true,
+      ...(proxy ? { proxy } : {}),
       env: () => ({
         NODE_EXTRA_CA_CERTS: tls.caFile,
         SSL_CERT_FILE: tls.caFile,
-        AWS_ENDPOINT_URL_ECR: ecr.url,
-        AWS_ENDPOINT_URL_STS: sts.url,
-        ACTIONS_ID_TOKEN_REQUEST_URL: oidc.requestUrl,
+        // Production names: the SDK resolves its default endpoints, which only the proxy can reach.
+        ...(options.productionNames ? {} : { AWS_ENDPOINT_URL_ECR: ecr.url, AWS_ENDPOINT_URL_STS: sts.url }),
+        ...(proxyUrl ? { HTTPS_PROXY: proxyUrl } : {}),
+        ACTIONS_ID_TOKEN_REQUEST_URL: oidcRequestUrl,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
         AWS_EC2_METADATA_DISABLED: 'true',
       }),

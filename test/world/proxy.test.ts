@@ -356,6 +356,35 @@ describe('forward proxy', { concurrency: 1 }, () => {
     fine.socket.destroy();
   });
 
+  test("the stand-ins' http client sends http:// URLs to HTTP_PROXY in absolute form, with the URL's credentials", async () => {
+    proxy.route('plain.example.test', echoPort);
+    proxy.setAuth({ username: 'u', password: 'p w' });
+    try {
+      // A separate process: the client reads the proxy variables once, as Go's net/http does.
+      const script = [
+        `const { request } = await import(${JSON.stringify(join(import.meta.dirname, 'standins/lib/http.ts'))});`,
+        "const r = await request('GET', 'http://plain.example.test/z?q=1');",
+        'process.stdout.write(`${r.status} ${r.body}`);',
+      ].join('\n');
+      const out = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        PATH: process.env['PATH'],
+        HTTP_PROXY: proxy.urlWithCredentials('u', 'p w'),
+      });
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /^200 \{"method":"GET","url":"\/z\?q=1","host":"plain.example.test"/);
+      assert.deepEqual(
+        proxy
+          .requests('plain.example.test')
+          .map((e) => [e.method, e.user])
+          .at(-1),
+        ['GET', 'u'],
+      );
+    } finally {
+      proxy.setAuth(undefined);
+      proxy.unroute('plain.example.test');
+    }
+  });
+
   test('a proxy that is down refuses connections', async () => {
     const down = new URL(await downProxyUrl());
     await assert.rejects(rawConnect(Number(down.port), 'github.com:443'), { code: 'ECONNREFUSED' });

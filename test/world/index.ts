@@ -23,6 +23,14 @@ import { type Mirror, startMirror } from './mirror.ts';
 import { deleteManifest, getManifest, pushTinyImage } from './oci.ts';
 import { oidcSigningKey, startOidc } from './oidc.ts';
 import { ensurePrereqs } from './prereqs.ts';
+import {
+  ecrRegistryHost,
+  PRODUCTION_TELEPORT_FQDN,
+  productionCertNames,
+  productionOidcUrl,
+  routeProductionNames,
+} from './production.ts';
+import { type ForwardProxy, PROXY_TARGET, type ProxyOptions, startProxy } from './proxy.ts';
 import { publishRealTools, REAL_TOOLS } from './real-tools.ts';
 import { type RegistryProcess, startRegistry } from './registry.ts';
 import { registryTarget, startBlobHost, startRegistryFront } from './registry-front.ts';
@@ -42,6 +50,17 @@ export { Faults } from './faults.ts';
 export { MIRROR_PATHS } from './mirror.ts';
 export { GITHUB_OIDC_ISSUER } from './oidc.ts';
 export { ensurePrereqs } from './prereqs.ts';
+export {
+  ecrApiHost,
+  ecrRegistryHost,
+  PRODUCTION_OIDC_HOST,
+  PRODUCTION_TELEPORT_FQDN,
+  type RegistryFrontAddress,
+  routeRegistryFront,
+  stsHost,
+} from './production.ts';
+export type { ForwardProxy, ProxyAuth, ProxyOptions, ProxyRequest } from './proxy.ts';
+export { downProxyUrl, PROXY_TARGET } from './proxy.ts';
 export { liveRegistryPids } from './registry.ts';
 export { registryTarget } from './registry-front.ts';
 export type { ToolDelays } from './standins/control.ts';
@@ -64,6 +83,7 @@ export const TARGETS = {
   teleport: 'teleport',
   oidc: 'oidc',
   mirror: 'mirror',
+  proxy: PROXY_TARGET,
   /** A registry front; `account` only for fronts of accounts other than DEFAULT_ACCOUNT. */
   registry: (region: string, account?: string) => registryTarget(region, account),
 } as const;
@@ -106,6 +126,14 @@ export interface WorldOptions {
   svidSeconds?: number;
   /** Registry tokens GetAuthorizationToken issues live this many seconds (default ECR's 12 hours). */
   registryTokenSeconds?: number;
+  /** Start a forward proxy (world.proxy); env() then sets HTTPS_PROXY. Options require Basic auth, etc. */
+  proxy?: boolean | ProxyOptions;
+  /**
+   * Production names: the proxy is started and maps sts/api.ecr/<account>.dkr.ecr .amazonaws.com, teleport.maestra.io,
+   * github.com, cdn.teleport.dev and the OIDC host to the emulators; registryHost, teleportFqdn and oidc.requestUrl
+   * are the production values, mirrorUrl is '' (no tool-mirror), and env() sets no AWS_ENDPOINT_URL_*.
+   */
+  productionNames?: boolean;
 }
 
 /** One registry front: the stand-in for `<account>.dkr.ecr.<region>.amazonaws.com`. */
@@ -217,6 +245,10 @@ export interface World {
   readonly ecr: WorldEcr;
   readonly faults: Faults;
   readonly counters: Counters;
+  /** Whether the world answers under production names (options.productionNames). */
+  readonly productionNames: boolean;
+  /** The forward proxy, when options.proxy or options.productionNames started one (stopped with the world). */
+  readonly proxy?: Omit<ForwardProxy, 'close'>;
   /** Environment the action (and its tools) need to live in this world. */
   env(): Record<string, string>;
   // Every `account` argument below defaults to DEFAULT_ACCOUNT; an account the world lacks throws.
@@ -274,7 +306,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const mirrorRoot = join(dir, 'mirror');
   const counters = new Counters();
   const faults = new Faults();
-  const listeners: Listener[] = [];
+  const listeners: Pick<Listener, 'close'>[] = [];
   const registries: RegistryProcess[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -313,7 +345,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       return new RegistryState(account, region, started, tokens.get(region) as RegionTokens, target);
     };
     const [tls, , registryList, standinsPublished] = await Promise.all([
-      makeTls(dir),
+      makeTls(dir, options.productionNames ? productionCertNames(regionNames) : []),
       key,
       Promise.all(accounts.flatMap((account) => regionNames.map((region) => startOne(account, region)))),
       options.publishStandins === false
@@ -393,6 +425,32 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       }),
     ]);
 
+    // Proxy and production names: started last, once every server it routes to has its port.
+    const proxyOptions = typeof options.proxy === 'object' ? options.proxy : {};
+    const proxy: ForwardProxy | undefined =
+      options.proxy || options.productionNames ? await startProxy(counters, faults, proxyOptions) : undefined;
+    if (proxy) listeners.push(proxy);
+    const proxyUrl =
+      proxy && proxyOptions.auth
+        ? proxy.urlWithCredentials(proxyOptions.auth.username, proxyOptions.auth.password)
+        : proxy?.url;
+    if (proxy && options.productionNames) {
+      routeProductionNames(proxy, {
+        regions: regionNames,
+        sts: sts.listener.host,
+        ecr: ecr.listener.host,
+        teleport: teleport.listener.host,
+        mirror: mirror.listener.host,
+        oidc: oidc.listener.host,
+        fronts: registryList.map(({ account, region, frontHost }) => ({ account, region, host: frontHost })),
+      });
+      // ECR then reports its production registry hosts (proxyEndpoint, repositoryUri), as the real service does.
+      for (const registry of registryList)
+        registry.frontHost = ecrRegistryHost(registry.account, registry.region);
+    }
+    const oidcRequestUrl = options.productionNames ? productionOidcUrl(oidc.requestUrl) : oidc.requestUrl;
+    const teleportFqdn = options.productionNames ? PRODUCTION_TELEPORT_FQDN : teleport.fqdn;
+
     const regionOf = (name: string, account = DEFAULT_ACCOUNT): RegistryState => {
       const registry = registries.get(account, name);
       if (registry) return registry;
@@ -426,8 +484,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       account: DEFAULT_ACCOUNT,
       accounts,
       registryHost: primary.frontHost,
-      teleportFqdn: teleport.fqdn,
-      mirrorUrl: mirror.url,
+      teleportFqdn,
+      mirrorUrl: options.productionNames ? '' : mirror.url,
       mirrorRoot: mirror.root,
       mirror: { url: mirror.url, root: mirror.root, publish: mirror.publish },
       controlDir,
@@ -437,7 +495,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       ecrEndpoint: ecr.url,
       stsEndpoint: sts.url,
       oidc: {
-        requestUrl: oidc.requestUrl,
+        requestUrl: oidcRequestUrl,
         requestToken: oidc.requestToken,
         issuer: oidc.issuer,
         jwksFile: oidc.jwksFile,
@@ -446,7 +504,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         mint: oidc.mint,
       },
       teleport: {
-        fqdn: teleport.fqdn,
+        fqdn: teleportFqdn,
         issuer: teleport.issuer,
         jwksFile: teleport.jwksFile,
         setVersions: teleport.setVersions,
@@ -475,12 +533,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       },
       faults,
       counters,
+      productionNames: options.productionNames === true,
+      ...(proxy ? { proxy } : {}),
       env: () => ({
         NODE_EXTRA_CA_CERTS: tls.caFile,
         SSL_CERT_FILE: tls.caFile,
-        AWS_ENDPOINT_URL_ECR: ecr.url,
-        AWS_ENDPOINT_URL_STS: sts.url,
-        ACTIONS_ID_TOKEN_REQUEST_URL: oidc.requestUrl,
+        // Production names: the SDK resolves its default endpoints, which only the proxy can reach.
+        ...(options.productionNames ? {} : { AWS_ENDPOINT_URL_ECR: ecr.url, AWS_ENDPOINT_URL_STS: sts.url }),
+        ...(proxyUrl ? { HTTPS_PROXY: proxyUrl } : {}),
+        ACTIONS_ID_TOKEN_REQUEST_URL: oidcRequestUrl,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
         AWS_EC2_METADATA_DISABLED: 'true',
       }),

@@ -1,4 +1,5 @@
-// The tool-download mirror: a static HTTPS server laid out like upstream under each host name (tool-mirror input).
+// The tool-download mirror: a static HTTPS server laid out like upstream under each host name (tool-mirror input),
+// also reachable as the upstream hosts themselves (github.com, cdn.teleport.dev) through the world's proxy.
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
@@ -33,6 +34,21 @@ const style: ServiceFaultStyle = {
   throttle: { status: 429, code: 'TooManyRequests', message: 'Too Many Requests' },
   statusFor: () => 500,
 };
+
+/**
+ * The file a request names: `<root>/<path>` when it came to the mirror's own address (the `tool-mirror` layout),
+ * `<root>/<host>/<path>` when it came for an upstream host (`https://github.com/<path>` routed here by the proxy).
+ */
+export function mirrorPath(hostHeader: string | undefined, pathname: string): string {
+  const host = (hostHeader ?? '')
+    .trim()
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1');
+  const ownAddress =
+    host === '' || host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return ownAddress ? pathname : `/${host}${pathname}`;
+}
 
 export interface MirrorOptions {
   /** Each download streams at most this fast (a CDN's per-connection rate); default unlimited. */
@@ -76,7 +92,8 @@ export async function startMirror(
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'Method Not Allowed\n');
     let file: string;
     try {
-      file = inside(decodeURIComponent(new URL(req.url ?? '/', 'https://localhost').pathname));
+      const pathname = decodeURIComponent(new URL(req.url ?? '/', 'https://localhost').pathname);
+      file = inside(mirrorPath(req.headers.host, pathname));
     } catch {
       return plain(res, 404, 'Not Found\n');
     }

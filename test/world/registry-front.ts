@@ -338,9 +338,9 @@ export async function startRegistryFront(
     const r = route(url.pathname);
     if (r.kind === 'manifest') {
       const decoded = decodedDigest(r.ref);
-      if (isDigest(r.ref)) counters.inc(digestRefTarget(region.name), 'colon');
+      if (isDigest(r.ref)) counters.inc(digestRefTarget(region.region), 'colon');
       else if (decoded) {
-        counters.inc(digestRefTarget(region.name), '%3A');
+        counters.inc(digestRefTarget(region.region), '%3A');
         // Served as the literal form, so the registry and the tag rules below see a digest.
         url.pathname = url.pathname.slice(0, -r.ref.length) + decoded;
         r.ref = decoded;
@@ -364,7 +364,8 @@ export async function startRegistryFront(
       recordTo(options.recorder.registryCalls, call, res);
     }
     if (await faults.apply(target, kind, req, res, registryStyle)) return;
-    const frontHost = listener.host;
+    // The host the client asked for (the ECR name behind the proxy), so uploads and realms stay on it as on ECR.
+    const frontHost = req.headers.host ?? listener.host;
     const rewrite = { from: registryUrl, to: `https://${frontHost}` };
     const headers = forwardHeaders(req.headers, frontHost);
     if (auth === 'expired') {

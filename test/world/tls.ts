@@ -1,4 +1,4 @@
-// A throw-away CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI per world.
+// A throw-away CA and a server certificate for 127.0.0.1/localhost (and any production names), made with openssl per world.
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +17,17 @@ export interface WorldTls {
 // EC keys: an order of magnitude faster to generate than RSA, and every client we drive accepts them.
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-export async function makeTls(dir: string): Promise<WorldTls> {
+/** A DNS name a certificate may carry: labels of letters, digits and hyphens, or a leading `*.` wildcard. */
+const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+
+/**
+ * `dnsNames` are extra subjectAltNames, e.g. the production hosts the proxy maps to the world's servers, so a client
+ * that asked for `sts.us-west-2.amazonaws.com` verifies this certificate with the world's CA.
+ */
+export async function makeTls(dir: string, dnsNames: readonly string[] = []): Promise<WorldTls> {
+  for (const name of dnsNames)
+    if (!DNS_NAME.test(name)) throw new Error(`not a DNS name for a certificate: ${name}`);
+  const altNames = ['IP:127.0.0.1', 'DNS:localhost', ...[...new Set(dnsNames)].map((n) => `DNS:${n}`)];
   const caKey = join(dir, 'ca.key');
   const caFile = join(dir, 'ca.pem');
   const key = join(dir, 'server.key');
@@ -50,7 +60,7 @@ export async function makeTls(dir: string): Promise<WorldTls> {
         'basicConstraints=critical,CA:FALSE',
         'keyUsage=critical,digitalSignature,keyEncipherment',
         'extendedKeyUsage=serverAuth',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        `subjectAltName=${altNames.join(',')}`,
         'authorityKeyIdentifier=keyid',
         'subjectKeyIdentifier=hash',
         '',

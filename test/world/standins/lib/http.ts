@@ -1,9 +1,13 @@
-// HTTP(S) client with Go's trust rules: SSL_CERT_FILE / SSL_CERT_DIR replace the roots, NODE_EXTRA_CA_CERTS is ignored.
+// HTTP(S) client with Go's trust rules: SSL_CERT_FILE / SSL_CERT_DIR replace the roots, NODE_EXTRA_CA_CERTS is ignored;
+// and Go's proxy rules: HTTPS_PROXY/HTTP_PROXY/NO_PROXY (httpproxy.ts), https tunnelled with CONNECT.
 import { readdirSync, readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { environmentProxyConfig, proxyFor } from './httpproxy.ts';
 
 export interface HttpResponse {
   status: number;
@@ -27,6 +31,17 @@ export class NetError extends Error {
   readonly code: string;
   constructor(message: string, code: string, temporary: boolean) {
     super(message);
+    this.code = code;
+    this.temporary = temporary;
+  }
+}
+
+/** A failure reaching or talking through the proxy, already worded as Go's transport words it. */
+class ProxyError extends Error {
+  readonly code: string;
+  readonly temporary: boolean;
+  constructor(detail: string, code: string, temporary: boolean) {
+    super(detail);
     this.code = code;
     this.temporary = temporary;
   }
@@ -71,6 +86,139 @@ export function trustedRoots(): string[] {
   return cachedCa;
 }
 
+/** `host:port` of a URL as Go dials it (default port by scheme, IPv6 in brackets). */
+function dialAddress(u: URL): string {
+  return `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+}
+
+/** Go's words for a failed dial of `hostPort`, or undefined for errors that are not about dialing. */
+function dialDetail(code: string | undefined, hostPort: string, hostname: string): string | undefined {
+  if (code === 'ECONNREFUSED') return `dial tcp ${hostPort}: connect: connection refused`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `dial tcp: lookup ${hostname}: no such host`;
+  if (code === 'ETIMEDOUT') return `dial tcp ${hostPort}: i/o timeout`;
+  return undefined;
+}
+
+/** Go wraps every failure to reach the proxy itself as `proxyconnect tcp: <dial error>`. */
+function proxyDialError(proxy: URL, error: NodeJS.ErrnoException): ProxyError {
+  const code = error.code ?? 'UNKNOWN';
+  const detail = dialDetail(code, dialAddress(proxy), proxy.hostname) ?? error.message;
+  return new ProxyError(`proxyconnect tcp: ${detail}`, code, false);
+}
+
+/** `Basic …` from the proxy URL's user info, as Go's connectMethod.proxyAuth builds it. */
+function proxyAuthorization(proxy: URL): string | undefined {
+  if (!proxy.username && !proxy.password) return undefined;
+  const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return `Basic ${Buffer.from(user).toString('base64')}`;
+}
+
+/** Connects to the proxy and asks for a CONNECT tunnel to `target` (`host:port`); resolves with the open socket. */
+function openTunnel(proxy: URL, target: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const host = proxy.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
+    const socket =
+      proxy.protocol === 'https:'
+        ? tls.connect({ host, port, servername: net.isIP(host) ? '' : host, ca: trustedRoots() })
+        : net.connect({ host, port });
+    let connected = false;
+    let buffered = Buffer.alloc(0);
+    const fail = (error: Error) => {
+      socket.destroy();
+      reject(error);
+    };
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (!connected) return fail(proxyDialError(proxy, error));
+      // After the dial, Go returns the read error of the CONNECT answer as it is.
+      const reset = error.code === 'ECONNRESET';
+      fail(
+        new ProxyError(
+          reset ? `read tcp ${dialAddress(proxy)}: read: connection reset by peer` : error.message,
+          error.code ?? 'UNKNOWN',
+          true,
+        ),
+      );
+    };
+    socket.on('error', onError);
+    socket.once(proxy.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      const auth = proxyAuthorization(proxy);
+      socket.write(
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nUser-Agent: Go-http-client/1.1\r\n` +
+          `${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}\r\n`,
+      );
+    });
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      const statusLine = buffered.subarray(0, buffered.indexOf('\r\n')).toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
+      if (m?.[1] === '200') {
+        // From here on the TLS socket layered on top reports the tunnel's failures to the request.
+        socket.off('error', onError);
+        socket.on('error', () => {});
+        const rest = buffered.subarray(end + 4);
+        // The TLS server speaks only when spoken to, so nothing should follow the answer; keep it if it does.
+        if (rest.length > 0) socket.unshift(rest);
+        return resolve(socket);
+      }
+      // Go returns the status text alone, e.g. "Proxy Authentication Required".
+      const text = m ? (m[2] ?? '') : '';
+      fail(new ProxyError(m ? text : 'malformed HTTP response', 'EPROXY', false));
+    };
+    const onEnd = () => fail(new ProxyError(buffered.length > 0 ? 'unexpected EOF' : 'EOF', 'EOF', true));
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+}
+
+/** An https agent whose connections are CONNECT tunnels through `proxy`; TLS inside them as without a proxy. */
+class TunnelAgent extends https.Agent {
+  readonly #proxy: URL;
+  readonly #insecure: boolean;
+  constructor(proxy: URL, insecure: boolean) {
+    super({ keepAlive: true, ca: trustedRoots(), rejectUnauthorized: !insecure });
+    this.#proxy = proxy;
+    this.#insecure = insecure;
+  }
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const host = String(options.hostname ?? options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
+    const target = `${net.isIP(host) === 6 ? `[${host}]` : host}:${options.port ?? 443}`;
+    openTunnel(this.#proxy, target).then(
+      (socket) => {
+        const secure = tls.connect({
+          socket,
+          servername: net.isIP(host) ? '' : host,
+          ca: trustedRoots(),
+          rejectUnauthorized: !this.#insecure,
+        });
+        callback?.(null, secure);
+      },
+      (error: Error) => callback?.(error, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+}
+
+const tunnelAgents = new Map<string, TunnelAgent>();
+function tunnelAgentFor(proxy: URL, insecure: boolean): TunnelAgent {
+  const key = `${proxy.href} ${insecure}`;
+  let agent = tunnelAgents.get(key);
+  if (!agent) {
+    agent = new TunnelAgent(proxy, insecure);
+    tunnelAgents.set(key, agent);
+  }
+  return agent;
+}
+
 const agents = new Map<string, https.Agent>();
 function agentFor(insecure: boolean): https.Agent {
   const key = insecure ? 'insecure' : 'secure';
@@ -95,7 +243,12 @@ function goOp(method: string): string {
   return method.charAt(0) + method.slice(1).toLowerCase();
 }
 
-function toNetError(method: string, url: string, error: NodeJS.ErrnoException): NetError {
+function toNetError(method: string, url: string, error: NodeJS.ErrnoException, proxy?: URL): NetError {
+  if (error instanceof ProxyError)
+    return new NetError(`${goOp(method)} "${url}": ${error.message}`, error.code, error.temporary);
+  // A plain http:// request through a proxy dials the proxy, and Go says so.
+  const proxied = proxy && dialDetail(error.code, dialAddress(proxy), proxy.hostname);
+  if (proxy && proxied) return toNetError(method, url, proxyDialError(proxy, error));
   const code = error.code ?? 'UNKNOWN';
   const u = new URL(url);
   const hostPort = `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
@@ -144,33 +297,65 @@ export function request(method: string, url: string, options: RequestOptions = {
       reject(new DeadlineError());
       return;
     }
-    const mod = isHttps ? https : http;
-    const req = mod.request(
-      u,
-      {
-        method,
-        headers,
-        agent: isHttps ? agentFor(options.insecureSkipVerify === true) : httpAgent,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({
-            status: res.statusCode ?? 0,
-            statusText: res.statusMessage ?? '',
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            url,
-          });
+    let proxy: URL | undefined;
+    try {
+      proxy = proxyFor(environmentProxyConfig(), u);
+    } catch (error) {
+      reject(new NetError(`${goOp(method)} "${url}": ${(error as Error).message}`, 'EPROXY', false));
+      return;
+    }
+    if (proxy && proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+      reject(
+        new NetError(
+          `${goOp(method)} "${url}": stand-in: ${proxy.protocol} proxies are not emulated`,
+          'EPROXY',
+          false,
+        ),
+      );
+      return;
+    }
+    // https: a CONNECT tunnel; http: the request goes to the proxy in absolute form with the proxy's credentials.
+    const viaProxyHttp = proxy !== undefined && !isHttps;
+    let req: http.ClientRequest;
+    const onResponse = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          url,
         });
-        res.on('error', (error) => {
-          clearTimeout(timer);
-          reject(toNetError(method, url, error as NodeJS.ErrnoException));
-        });
-      },
-    );
+      });
+      res.on('error', (error) => {
+        clearTimeout(timer);
+        reject(toNetError(method, url, error as NodeJS.ErrnoException, viaProxyHttp ? proxy : undefined));
+      });
+    };
+    if (proxy && viaProxyHttp) {
+      const auth = proxyAuthorization(proxy);
+      req = (proxy.protocol === 'https:' ? https : http).request(
+        {
+          host: proxy.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80)),
+          method,
+          path: u.href,
+          headers: { ...headers, Host: u.host, ...(auth ? { 'Proxy-Authorization': auth } : {}) },
+          agent: proxy.protocol === 'https:' ? agentFor(false) : httpAgent,
+        },
+        onResponse,
+      );
+    } else {
+      const agent = proxy
+        ? tunnelAgentFor(proxy, options.insecureSkipVerify === true)
+        : isHttps
+          ? agentFor(options.insecureSkipVerify === true)
+          : httpAgent;
+      req = (isHttps ? https : http).request(u, { method, headers, agent }, onResponse);
+    }
     let timedOut = false;
     const timer =
       options.deadline === undefined
@@ -185,7 +370,7 @@ export function request(method: string, url: string, options: RequestOptions = {
     req.on('error', (error) => {
       clearTimeout(timer);
       if (timedOut || error instanceof DeadlineError) reject(new DeadlineError());
-      else reject(toNetError(method, url, error as NodeJS.ErrnoException));
+      else reject(toNetError(method, url, error as NodeJS.ErrnoException, viaProxyHttp ? proxy : undefined));
     });
     if (body) req.end(body);
     else req.end();

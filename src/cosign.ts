@@ -15,19 +15,24 @@ export interface VerifyTarget {
   issuer: string;
 }
 
-/** Exit codes of `cosign verify` (sigstore/cosign cmd/cosign/errors/exit_codes.go). */
+/**
+ * Exit codes of `cosign verify` by digest, as 2.6.x really returns them (cmd/cosign/errors/exit_code_lookup.go,
+ * pkg/cosign/verify.go): 10 when there is no signature (a digest is never looked up, so a missing digest is 10
+ * too), 12 when none matches. A key-only signature is folded into 12 ("no certificate found on signature"): 13
+ * and 11 (a missing tag) never come back for a digest reference.
+ */
 export const EXIT = {
   noSignatures: 10,
-  notFound: 11,
   noMatch: 12,
-  noCertificate: 13,
 } as const;
+
+/** How cosign says, inside exit 12, that a signature has no certificate: 2.6.1, and with a bundle from 2.6.2. */
+const NO_CERTIFICATE = /no certificate found on signature|nil certificate provided/;
 
 /** What one `cosign verify` run said. */
 export type VerifyOutcome =
   | { kind: 'verified' }
   | { kind: 'no-signatures'; stderr: string }
-  | { kind: 'not-found'; stderr: string }
   /** Signatures exist, but their certificates name other signers (`got subjects [...]`). */
   | { kind: 'mismatch'; subjects: string[]; issuers: string[]; stderr: string }
   /** Exit 12 for another reason: transparency log, certificate chain, SCT. */
@@ -78,17 +83,31 @@ export function signArgs(version: string, artifact: string): string[] {
 }
 
 /**
- * The environment cosign runs with. GitHub's OIDC request variables are removed because cosign's GitHub
- * provider comes before SIGSTORE_ID_TOKEN and would fetch a second token; the one token arrives here.
+ * The environment cosign runs with, `base` being one without the runner's OIDC request variables (toolEnv), so
+ * cosign never fetches a token of its own: the run's one token arrives as SIGSTORE_ID_TOKEN. Every COSIGN_*
+ * variable goes too: cosign reads each of its flags from one (options/root.go binds them with the prefix
+ * COSIGN), so COSIGN_IDENTITY_TOKEN would beat that token and COSIGN_REPOSITORY move the signatures elsewhere.
  */
 export function cosignEnv(base: NodeJS.ProcessEnv, idToken?: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  delete env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-  delete env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-  delete env['SIGSTORE_ID_TOKEN'];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(base)) {
+    if (!name.startsWith('COSIGN_') && name !== 'SIGSTORE_ID_TOKEN') env[name] = value;
+  }
   if (idToken !== undefined) env['SIGSTORE_ID_TOKEN'] = idToken;
   return env;
 }
+
+/**
+ * Failures of `cosign sign` that a second attempt may not meet: Fulcio, Rekor or the registry answering 5xx or
+ * 429, and connections reset, refused or timing out (Go's error texts). An identity or permission problem is
+ * not among them.
+ */
+const TRANSIENT_SIGN =
+  /\b(?:429|50[0234])\b|Too Many Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|connection reset|connection refused|i\/o timeout|TLS handshake timeout|context deadline exceeded|unexpected EOF|temporarily unavailable/i;
+
+/** Whether a failed `cosign sign` is worth another attempt, judged by its output (or a timeout of ours). */
+export const transientSignFailure = (stderr: string, timedOut: boolean): boolean =>
+  timedOut || TRANSIENT_SIGN.test(stderr);
 
 /** Signers and issuers named by cosign's `got subjects [a, b] with issuer X`, once each. */
 export function parseSubjects(stderr: string): { subjects: string[]; issuers: string[] } {
@@ -110,16 +129,11 @@ export function classifyVerify(result: Pick<ExecResult, 'code' | 'stderr' | 'tim
       return { kind: 'verified' };
     case EXIT.noSignatures:
       return { kind: 'no-signatures', stderr };
-    case EXIT.notFound:
-      return { kind: 'not-found', stderr };
     case EXIT.noMatch: {
       const found = parseSubjects(stderr);
-      return found.subjects.length > 0
-        ? { kind: 'mismatch', ...found, stderr }
-        : { kind: 'no-match', stderr };
+      if (found.subjects.length > 0) return { kind: 'mismatch', ...found, stderr };
+      return NO_CERTIFICATE.test(stderr) ? { kind: 'no-certificate', stderr } : { kind: 'no-match', stderr };
     }
-    case EXIT.noCertificate:
-      return { kind: 'no-certificate', stderr };
     default:
       return { kind: 'failed', code: result.code, timedOut: false, stderr };
   }
@@ -133,8 +147,6 @@ export function describeVerify(outcome: VerifyOutcome, target: VerifyTarget): st
       return `${target.artifact} is signed by ${expected}`;
     case 'no-signatures':
       return `no signatures found for ${target.artifact} (cosign exit 10)`;
-    case 'not-found':
-      return `cosign cannot find ${target.artifact} (exit 11):\n${tail(outcome.stderr, 5)}`;
     case 'mismatch': {
       const issuers = outcome.issuers.length > 0 ? ` (issuer ${outcome.issuers.join(', ')})` : '';
       return `no signature of ${target.artifact} matches: expected ${expected}, found ${outcome.subjects.join(', ')}${issuers}`;
@@ -142,7 +154,7 @@ export function describeVerify(outcome: VerifyOutcome, target: VerifyTarget): st
     case 'no-match':
       return `no signature of ${target.artifact} verifies for ${expected} (cosign exit 12):\n${tail(outcome.stderr, 10)}`;
     case 'no-certificate':
-      return `the signatures of ${target.artifact} carry no certificate, so none is a keyless signature by ${expected} (cosign exit 13)`;
+      return `the signatures of ${target.artifact} carry no certificate, so none is a keyless signature by ${expected} (cosign exit 12, no certificate)`;
     case 'failed':
       return outcome.timedOut
         ? `cosign verify of ${target.artifact} timed out:\n${tail(outcome.stderr, 10)}`
@@ -157,8 +169,6 @@ export function verifyHint(outcome: VerifyOutcome): string {
       return 'set `certificate-identity` (and `certificate-oidc-issuer`) to the signer Flux is told to trust, or leave it empty to expect this workflow';
     case 'no-certificate':
       return 'the artifact was signed with a key; sign it keyless or verify it with that key';
-    case 'not-found':
-      return 'check that the artifact is still in the registry and that the role may read it; a re-run is safe';
     default:
       return 'Sigstore or the registry may lag; re-run the job (it reuses the artifact and signs only if needed)';
   }
@@ -223,8 +233,8 @@ export async function verifyWithBackoff(
   return attempts;
 }
 
-/** Outcomes that say nothing about the signatures: cosign could not look (exit 1, a timeout, a vanished digest). */
-const INCONCLUSIVE = new Set<VerifyOutcome['kind']>(['failed', 'not-found']);
+/** Outcomes that say nothing about the signatures: cosign could not look (exit 1, a timeout). */
+const INCONCLUSIVE = new Set<VerifyOutcome['kind']>(['failed']);
 
 /** How long the check before signing keeps asking while cosign cannot tell. */
 export const PRECHECK_BACKOFF = { attempts: 3, baseMs: 2_000, maxDelayMs: 8_000 };

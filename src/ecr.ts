@@ -151,9 +151,10 @@ export class Ecr {
     return new Ecr(await ecrClient(credentials, registry.region), registry, signal, log);
   }
 
-  /** ECR for `registry` with the credentials the `assume` stage obtained, cancelled with the run. */
+  /** ECR for `registry` with the run's AWS session (fresh credentials on every call), cancelled with the run. */
   static forRun(ctx: Context, registry: EcrRegistry, log: Log): Promise<Ecr> {
-    return Ecr.open(need(ctx, 'assume').credentials, registry, ctx.signal, log);
+    const { session } = need(ctx, 'assume');
+    return Ecr.open(() => session.credentials(log), registry, ctx.signal, log);
   }
 
   close(): void {

@@ -1,8 +1,9 @@
 import type { HttpHandler, HttpRequest as SdkRequest } from '@smithy/core/protocols';
 import { buildQueryString, HttpResponse } from '@smithy/core/protocols';
 import type { HttpHandlerOptions } from '@smithy/types';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, ProxyAgent, request } from 'undici';
 import { ActionError } from './errors.ts';
+import { DIRECT, type Proxies, proxyFor, proxyName } from './proxy.ts';
 import type { Verdict } from './retry.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { Verdict } from './retry.ts';
  * registry, and STS and ECR through the AWS SDK) goes through `send`, the only place that opens connections.
  */
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'CONNECT';
 
 export interface HttpRequest {
   method?: Method;
@@ -37,12 +38,29 @@ export interface HttpAnswer {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/** The runner's proxies, set once at start (main); every request below honours them. */
+let proxies: Proxies = DIRECT;
 let direct: Agent | undefined;
+const viaProxy = new Map<string, ProxyAgent>();
 
-/** Who carries a request to `url`. */
-function dispatcherFor(_url: URL): Dispatcher {
-  direct ??= new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS } });
-  return direct;
+export function useProxies(settings: Proxies): void {
+  proxies = settings;
+}
+
+/** Who carries a request to `url`: the proxy the runner's settings name for it, or a direct connection. */
+function dispatcherFor(url: URL): { dispatcher: Dispatcher; proxy: URL | undefined } {
+  const proxy = proxyFor(proxies, url);
+  if (!proxy) {
+    direct ??= new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS } });
+    return { dispatcher: direct, proxy };
+  }
+  let agent = viaProxy.get(proxy.href);
+  if (!agent) {
+    // The credentials in the URL become a Proxy-Authorization header; an https:// proxy is reached over TLS.
+    agent = new ProxyAgent({ uri: proxy.href, connect: { timeout: CONNECT_TIMEOUT_MS } });
+    viaProxy.set(proxy.href, agent);
+  }
+  return { dispatcher: agent, proxy };
 }
 
 /** A URL as messages show it: without the query, where a pre-signed S3 URL carries credentials. */
@@ -127,14 +145,15 @@ export async function send(url: URL | string, req: HttpRequest): Promise<HttpAns
 }
 
 async function sendOnce(target: URL, req: HttpRequest & { method: Method }): Promise<HttpAnswer> {
-  const what = `${req.method} ${shown(target)}`;
+  const { dispatcher, proxy } = dispatcherFor(target);
+  const what = `${req.method} ${shown(target)}${proxy ? ` through proxy ${proxyName(proxy)}` : ''}`;
   try {
     const answer = await request(target, {
       method: req.method,
       ...(req.headers ? { headers: req.headers } : {}),
       ...(req.body !== undefined ? { body: req.body } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
-      dispatcher: dispatcherFor(target),
+      dispatcher,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     });
@@ -155,8 +174,29 @@ async function sendOnce(target: URL, req: HttpRequest & { method: Method }): Pro
     return { status: answer.statusCode, headers, body, chunks };
   } catch (error) {
     if (req.signal?.aborted) throw req.signal.reason;
-    throw new RequestError(what, error, req.timeoutMs);
+    const refused = proxy ? proxyRefusal(error, proxy, target) : undefined;
+    throw refused ?? new RequestError(what, error, req.timeoutMs);
   }
+}
+
+/** A proxy's answer other than 200 to CONNECT, as the status error it is (a 503 is retried, a 407 is not). */
+function proxyRefusal(error: unknown, proxy: URL, target: URL): HttpStatusError | undefined {
+  const status = /Proxy response \((\d{3})\)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (!status) return undefined;
+  const hints: Record<string, string> = {
+    '407':
+      'the proxy wants credentials: give them in the proxy variable, e.g. HTTPS_PROXY=http://user:password@host:port',
+    '403': `the proxy does not let the runner reach ${target.host}: have it allowed, or list the host in NO_PROXY`,
+  };
+  return new HttpStatusError(
+    'CONNECT',
+    `${target.host} through proxy ${proxyName(proxy)}`,
+    Number(status),
+    '',
+    {
+      ...(hints[status] ? { hint: hints[status] } : {}),
+    },
+  );
 }
 
 /** The whole body, refused past `limit` bytes (declared or sent): an answer far larger than expected is not ours. */

@@ -4,7 +4,7 @@ import semver from 'semver';
 import * as z from 'zod/mini';
 import { type EcrRegistry, parseEcrHost } from './ecr.ts';
 import { ActionError, show } from './errors.ts';
-import { DEFAULT_TOOL_VERSIONS, STRICT_VERSION, STRICT_VERSION_ALLOWED } from './versions.ts';
+import { DEFAULT_TOOL_VERSIONS, STRICT_VERSION, STRICT_VERSION_ALLOWED, TELEPORT_FLOOR } from './versions.ts';
 
 export interface ChartFloor {
   chart: string;
@@ -190,8 +190,13 @@ const FIELDS = {
   'teleport-version': field((value) => {
     if (value === 'auto') return value;
     if (!PRINTABLE.test(value) || semver.valid(value) !== value) throw new Error('must be auto or a version');
+    if (semver.lt(value, TELEPORT_FLOOR)) {
+      throw new Error(
+        `is below ${TELEPORT_FLOOR}, the first Teleport whose workload-identity-jwt service works unflagged`,
+      );
+    }
     return value;
-  }, 'auto, or a Teleport version X.Y.Z, e.g. 17.4.8'),
+  }, `auto, or a Teleport version X.Y.Z of ${TELEPORT_FLOOR} or later, e.g. 17.4.8`),
   'flux-version': field(
     orDefault(strictVersion, DEFAULT_TOOL_VERSIONS.flux),
     `${STRICT_VERSION_ALLOWED}, or empty for the pinned default`,

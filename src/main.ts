@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { type Context, createRoot, STATE_ROOT } from './context.ts';
 import { ActionError, describeError } from './errors.ts';
+import { useProxies } from './http.ts';
 import { readInputs } from './inputs.ts';
 import { runPipeline, type Timing } from './pipeline.ts';
 import { readRunner } from './runner.ts';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   try {
     const inputs = readInputs((name) => core.getInput(name));
     const runner = readRunner(process.env);
+    useProxies(runner.proxies);
     const root = await createRoot(runner);
     core.saveState(STATE_ROOT, root);
     ctx = { inputs, runner, root, signal: abort.signal, results: {}, facts: [], outputs: new Map() };

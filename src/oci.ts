@@ -22,6 +22,8 @@ export const MEDIA_TYPES = {
 
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+// The distribution spec's tag grammar.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const MAX_REDIRECTS = 5;
 const MANIFEST_LIMIT = 4 << 20;
 /** What a write's answer may carry: a status, headers and at most an error document. */
@@ -202,8 +204,12 @@ export class OciClient {
     return digest;
   }
 
+  /** Digests go with a literal colon (`sha256:<hex>`), as docker, containerd and go-containerregistry send them. */
   private url(repository: string, kind: 'manifests' | 'blobs', reference: string): URL {
-    return new URL(`${this.origin}/v2/${repository}/${kind}/${encodeURIComponent(reference)}`);
+    if (!isDigest(reference) && !TAG.test(reference)) {
+      throw new RegistryError(`${JSON.stringify(reference)} is neither a tag nor a sha256 digest`);
+    }
+    return new URL(`${this.origin}/v2/${repository}/${kind}/${reference}`);
   }
 
   /** A registry that names another digest for what it stored did not store these bytes. */
@@ -263,14 +269,10 @@ export class OciClient {
         : headers,
     });
     const ok = answer.status >= 200 && answer.status < 300;
-    const read: Answer = {
-      status: answer.status,
-      headers: answer.headers,
-      body:
-        method === 'HEAD'
-          ? (await answer.body.dump(), Buffer.alloc(0))
-          : await readLimited(answer, ok ? limit : ANSWER_LIMIT, `${method} ${shown(url)}`),
-    };
+    let bytes: Buffer = Buffer.alloc(0);
+    if (method === 'HEAD') await answer.body.dump();
+    else bytes = await readLimited(answer, ok ? limit : ANSWER_LIMIT, `${method} ${shown(url)}`);
+    const read: Answer = { status: answer.status, headers: answer.headers, body: bytes };
     // Thrown here, so the whole request (redirects included) is retried.
     if (retryableStatus(read.status)) throw statusError(method, url, read);
     return read;

@@ -1,4 +1,5 @@
 import { ActionError } from './errors.ts';
+import { type Proxies, readProxies } from './proxy.ts';
 
 /** What the runner tells the action through its environment. */
 export interface Runner {
@@ -16,6 +17,8 @@ export interface Runner {
   debug: boolean;
   /** Present only when the job has `permissions: id-token: write`. */
   oidcRequestUrl: string | undefined;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower-case), checked here so a bad value fails before any request. */
+  proxies: Proxies;
 }
 
 const value = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
@@ -47,5 +50,6 @@ export function readRunner(env: NodeJS.ProcessEnv): Runner {
     runAttempt: value(env, 'GITHUB_RUN_ATTEMPT') ?? '1',
     debug: env['RUNNER_DEBUG'] === '1',
     oidcRequestUrl: value(env, 'ACTIONS_ID_TOKEN_REQUEST_URL'),
+    proxies: readProxies(env),
   };
 }

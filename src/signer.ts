@@ -16,12 +16,16 @@ export interface SigningToken {
   expiresAt: Date;
   /** `iss`: Fulcio writes it into the certificate as the signer's issuer. */
   issuer: string;
-  /** The identity Fulcio writes into the certificate for this token: `https://github.com/<job_workflow_ref>`. */
+  /** The identity Fulcio writes into the certificate for this token: `<server URL>/<job_workflow_ref>`. */
   identity: string;
 }
 
-/** The signer identity Fulcio derives from a GitHub Actions token's claims. */
-export function signerIdentity(claims: JwtClaims): string {
+/**
+ * The signer identity Fulcio derives from a GitHub Actions token: its GitHub workflow template is
+ * `{{ .url }}/{{ .job_workflow_ref }}` (sigstore/fulcio, ciprovider), `url` being https://github.com for
+ * GitHub's own issuer and the server a GitHub Enterprise Server's Fulcio is configured with.
+ */
+export function signerIdentity(claims: JwtClaims, serverUrl: string): string {
   const ref = claims['job_workflow_ref'];
   if (typeof ref !== 'string' || !JOB_WORKFLOW_REF.test(ref)) {
     throw new ActionError(
@@ -29,15 +33,15 @@ export function signerIdentity(claims: JwtClaims): string {
       { hint: 'set `certificate-identity` to the expected signer' },
     );
   }
-  return `https://github.com/${ref}`;
+  return `${serverUrl}/${ref}`;
 }
 
 /** Reads and checks a `sigstore` token: audience, expiry, and the identity it signs as. */
-export function readSigningToken(token: string, now = new Date()): SigningToken {
+export function readSigningToken(token: string, serverUrl: string, now = new Date()): SigningToken {
   try {
     const { claims, expiresAt } = checkJwt(token, { audience: SIGSTORE_AUDIENCE, now });
     if (typeof claims.iss !== 'string' || claims.iss === '') throw new JwtError('it has no iss claim');
-    return { token, expiresAt, issuer: claims.iss, identity: signerIdentity(claims) };
+    return { token, expiresAt, issuer: claims.iss, identity: signerIdentity(claims, serverUrl) };
   } catch (error) {
     if (error instanceof JwtError) {
       throw new ActionError(`the run's OIDC token for Sigstore is unusable: ${error.message}`, {
@@ -98,6 +102,7 @@ export async function fetchIdToken(audience: string, options: IdTokenOptions = {
 
 /** Asks GitHub for the run's OIDC token with audience `sigstore`, masked before anything can print it. */
 export async function requestSigningToken(
+  serverUrl: string,
   getIDToken: (audience: string) => Promise<string> = fetchIdToken,
 ): Promise<SigningToken> {
   let token: string;
@@ -109,6 +114,7 @@ export async function requestSigningToken(
       cause: error,
     });
   }
+  // A getter other than fetchIdToken (which masks) may hand back an unmasked token.
   core.setSecret(token);
-  return readSigningToken(token);
+  return readSigningToken(token, serverUrl);
 }

@@ -113,7 +113,7 @@ async function copy(
   sigTag: string,
   plan: Survey,
 ): Promise<number> {
-  const { authorization } = need(ctx, 'login');
+  const { authorization } = await need(ctx, 'login').fresh(log);
   // Reads come from the primary only; the secondary is written to and asked about through ECR's API.
   const source = ociClientFor(ctx, log, place.primary.host, authorization);
   const sink = ociClientFor(ctx, log, place.secondary.host, (await regions.secondary.authorization()).token);

@@ -93,7 +93,7 @@ async function fluxPush(
   ];
   log.info(`flux ${args.join(' ')}`);
   const result = await exec(flux.path, args, {
-    env: toolEnv(need(ctx, 'login').dockerConfig),
+    env: toolEnv((await need(ctx, 'login').fresh(log)).dockerConfig),
     signal: ctx.signal,
     timeoutMs: FLUX_PUSH_TIMEOUT_MS,
   });
@@ -133,7 +133,7 @@ export const push = stage({
   async run(ctx, log) {
     const plan = need(ctx, 'plan');
     const baked = need(ctx, 'substitute');
-    const { authorization } = need(ctx, 'login');
+    const { authorization } = await need(ctx, 'login').fresh(log);
     const repository = ctx.inputs.repository;
     const where = `${plan.repository}:${plan.tag}`;
     const client = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, authorization);

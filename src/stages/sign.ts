@@ -6,11 +6,11 @@ import {
   describeVerify,
   signArgs,
   signatureTag,
+  transientSignFailure,
   VERIFY_TIMEOUT_MS,
   type VerifyOutcome,
   type VerifyTarget,
   verifyConclusively,
-  verifyOnce,
 } from '../cosign.ts';
 import { fixCommand } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
@@ -18,7 +18,8 @@ import { exec, tail } from '../exec.ts';
 import type { Log } from '../log.ts';
 import { ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
-import { fetchIdToken, GITHUB_ISSUER, requestSigningToken, type SigningToken } from '../signer.ts';
+import { retry } from '../retry.ts';
+import { fetchIdToken, requestSigningToken, type SigningToken } from '../signer.ts';
 
 /** Who signs (or signed) the artifact and whether this run wrote the signature. */
 export type Signing =
@@ -32,8 +33,22 @@ declare module '../context.ts' {
 }
 
 const SIGN_TIMEOUT_MS = 5 * 60_000;
-// Fulcio must see the token unexpired; below this margin a sign is not worth starting.
-const TOKEN_MARGIN_MS = 15_000;
+// Fulcio must see the token unexpired: one with less left than this is asked for again before an attempt.
+const TOKEN_MARGIN_MS = 60_000;
+/** Attempts of `cosign sign` on transient failures; before each retry the signatures are looked at again. */
+export const SIGN_BACKOFF = { attempts: 4, baseMs: 2_000, maxDelayMs: 15_000 };
+
+/** A failed `cosign sign`, and whether another attempt may succeed. */
+class SignFailure extends ActionError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly transient: boolean,
+  ) {
+    super(message, { hint });
+    this.name = 'SignFailure';
+  }
+}
 
 /** The signer to expect: `certificate-identity` when set, else the identity in the run's own token. */
 export function expectedIdentity(input: string | undefined, token: SigningToken | undefined): string {
@@ -43,8 +58,8 @@ export function expectedIdentity(input: string | undefined, token: SigningToken 
 }
 
 /**
- * A keyless signature from this run names the run's own token: its issuer always, and with GitHub's
- * issuer its workflow. Expecting anything else could never verify, so refuse before writing a useless signature.
+ * A keyless signature from this run names the run's own token: its issuer, and its workflow as Fulcio writes it.
+ * Expecting anything else could never verify, so refuse before writing a useless signature.
  */
 export function identityConflict(
   expected: string,
@@ -58,7 +73,7 @@ export function identityConflict(
       { hint: `set \`certificate-oidc-issuer\` to ${token.issuer}, or sign from a run of that issuer` },
     );
   }
-  if (issuer !== GITHUB_ISSUER || expected === token.identity) return undefined;
+  if (expected === token.identity) return undefined;
   return new ActionError(
     `certificate-identity expects ${expected}, but this run would sign as ${token.identity} (the job_workflow_ref of its OIDC token), and ${found}`,
     {
@@ -74,14 +89,8 @@ function signHint(ctx: Context, stderr: string): string {
   return 'see cosign’s message above; a re-run reuses the pushed artifact and signs it';
 }
 
+/** One `cosign sign` by digest with the run's token; a failure says whether it is worth another attempt. */
 async function cosignSign(ctx: Context, log: Log, cosign: CosignRun, artifact: string, token: SigningToken) {
-  const left = token.expiresAt.getTime() - Date.now();
-  if (left < TOKEN_MARGIN_MS) {
-    throw new ActionError(
-      `the run's OIDC token for Sigstore expires at ${token.expiresAt.toISOString()}, too soon to sign`,
-      { hint: 're-run the job; it reuses the pushed artifact' },
-    );
-  }
   const args = signArgs(cosign.version, artifact);
   log.info(`cosign ${args.join(' ')}`);
   const result = await exec(cosign.path, args, {
@@ -92,9 +101,42 @@ async function cosignSign(ctx: Context, log: Log, cosign: CosignRun, artifact: s
   for (const line of result.stderr.trimEnd().split('\n')) if (line) log.info(line);
   if (result.code !== 0) {
     const why = result.timedOut ? `timed out after ${SIGN_TIMEOUT_MS / 60_000} min` : `exit ${result.code}`;
-    throw new ActionError(`cosign sign ${artifact} failed (${why}):\n${tail(result.stderr)}`, {
-      hint: signHint(ctx, result.stderr),
-    });
+    throw new SignFailure(
+      `cosign sign ${artifact} failed (${why}):\n${tail(result.stderr)}`,
+      signHint(ctx, result.stderr),
+      transientSignFailure(result.stderr, result.timedOut),
+    );
+  }
+}
+
+/**
+ * Signs, retrying transient failures. Before each retry, and before giving up, it looks again: a failed attempt
+ * may have written its signature (cosign can fail while reading the answer), and a second one must never follow.
+ */
+async function signWithRetries(
+  ctx: Context,
+  log: Log,
+  attempt: () => Promise<void>,
+  signed: () => Promise<boolean>,
+): Promise<'signed' | 'found'> {
+  try {
+    return await retry(
+      async (n) => {
+        if (n > 1 && (await signed())) return 'found';
+        await attempt();
+        return 'signed';
+      },
+      {
+        ...SIGN_BACKOFF,
+        classify: (error) => (error instanceof SignFailure && error.transient ? 'retry' : 'fail'),
+        signal: ctx.signal,
+        onRetry: (_error, n, ms) =>
+          log.info(`cosign sign attempt ${n} failed on something passing; looking again in ${ms} ms`),
+      },
+    );
+  } catch (error) {
+    if (ctx.signal.aborted || !(await signed().catch(() => false))) throw error;
+    return 'found';
   }
 }
 
@@ -117,7 +159,8 @@ export const sign = stage({
     // Without a `sha256-<hex>.sig` tag cosign has no signature to find: one registry request instead of a
     // cosign run on every fresh push. Asked alongside the token; when it cannot tell, cosign looks.
     const sigTag = signatureTag(digest);
-    const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, need(ctx, 'login').authorization)
+    const registry = await need(ctx, 'login').fresh(log);
+    const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, registry.authorization)
       .headManifest(ctx.inputs.repository, sigTag)
       .then(
         (head) => head !== undefined,
@@ -126,16 +169,20 @@ export const sign = stage({
     const cosign: CosignRun = {
       path: installed.path,
       version: installed.version,
-      env: cosignEnv(toolEnv(need(ctx, 'login').dockerConfig)),
+      env: cosignEnv(toolEnv(registry.dockerConfig)),
       signal: ctx.signal,
       timeoutMs: VERIFY_TIMEOUT_MS,
     };
-    // Requested at most once: first when the identity has to come from it, else only if signing is needed.
+    // Requested when first needed (the identity may come from it), and again only when near its expiry.
     let token: SigningToken | undefined;
-    const signingToken = async () =>
-      (token ??= await requestSigningToken((audience) =>
-        fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
-      ));
+    const signingToken = async () => {
+      if (!token || token.expiresAt.getTime() - Date.now() < TOKEN_MARGIN_MS) {
+        token = await requestSigningToken(ctx.runner.serverUrl, (audience) =>
+          fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
+        );
+      }
+      return token;
+    };
     if (ctx.inputs.certificateIdentity === undefined) await signingToken();
     const target: VerifyTarget = {
       artifact,
@@ -177,11 +224,17 @@ export const sign = stage({
         : 'the artifact has no signature by it',
     );
     if (conflict) throw conflict;
-    try {
-      await cosignSign(ctx, log, cosign, artifact, signer);
-    } catch (error) {
-      // A signature can land although cosign saw a failure (e.g. while reading the answer): look before failing.
-      if ((await verifyOnce(cosign, target).catch(() => undefined))?.kind !== 'verified') throw error;
+    const signedNow = await signWithRetries(
+      ctx,
+      log,
+      async () => {
+        // Each attempt with a live token and registry login: retries can outlast either.
+        await need(ctx, 'login').fresh(log);
+        await cosignSign(ctx, log, cosign, artifact, await signingToken());
+      },
+      async () => (await verifyConclusively(cosign, target, { signal: ctx.signal })).kind === 'verified',
+    );
+    if (signedNow === 'found') {
       log.warning(
         `cosign sign reported a failure, but ${artifact} is signed by ${target.identity}; continuing`,
       );

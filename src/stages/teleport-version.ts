@@ -1,9 +1,11 @@
+import semver from 'semver';
 import * as z from 'zod/mini';
 import { code } from '../context.ts';
 import { ActionError, show } from '../errors.ts';
 import { classifyHttp, getJson, HTTP_BACKOFF } from '../http.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
+import { TELEPORT_FLOOR } from '../versions.ts';
 
 declare module '../context.ts' {
   interface Results {
@@ -34,6 +36,7 @@ export const teleportVersion = stage({
   after: ['preflight'],
   skip: remoteOnly,
   async run(ctx, log) {
+    // An explicit teleport-version below the floor is refused with the inputs.
     if (ctx.inputs.teleportVersion !== 'auto') {
       ctx.facts.push({ label: 'Teleport version', value: code(ctx.inputs.teleportVersion) });
       return { version: ctx.inputs.teleportVersion, from: 'input' };
@@ -59,6 +62,14 @@ export const teleportVersion = stage({
       throw new ActionError(
         `${url} gave no usable version (auto_update.tools_version or server_version is ${show(String(version ?? 'missing'))})`,
         { hint: 'set `teleport-version` to the cluster version' },
+      );
+    }
+    if (semver.lt(version, TELEPORT_FLOOR)) {
+      throw new ActionError(
+        `the Teleport cluster at ${ctx.inputs.teleportFqdn} runs ${version}; the workload-identity-jwt service this action uses needs ${TELEPORT_FLOOR} or later`,
+        {
+          hint: `upgrade the cluster to Teleport ${TELEPORT_FLOOR} or later (older clusters issue these JWTs only behind an experiment flag); nothing was downloaded`,
+        },
       );
     }
     log.info(`Teleport ${version} (from ${url})`);

@@ -33,7 +33,7 @@ export const verifyArtifact = stage({
     const plan = need(ctx, 'plan');
     const baked = need(ctx, 'substitute');
     const { digest, artifact } = need(ctx, 'push');
-    const { authorization } = need(ctx, 'login');
+    const { authorization } = await need(ctx, 'login').fresh(log);
     const repository = ctx.inputs.repository;
     const client = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, authorization);
     const fail = (what: string) =>

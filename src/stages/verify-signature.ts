@@ -37,7 +37,7 @@ export const verifySignature = stage({
     const cosign = {
       path: installed.path,
       version: installed.version,
-      env: cosignEnv(toolEnv(need(ctx, 'login').dockerConfig)),
+      env: cosignEnv(toolEnv((await need(ctx, 'login').fresh(log)).dockerConfig)),
       signal: ctx.signal,
       timeoutMs: VERIFY_TIMEOUT_MS,
     };

@@ -7,14 +7,17 @@ export type Arch = 'amd64' | 'arm64';
  * sha256 of upstream assets, keyed `<tool>@<version>/<arch>`. A pinned asset is checked against this
  * table only; any other is checked against the release's own checksum file.
  *
- * cosign v2.6.1: sigstore/cosign-installer never bootstrapped v2.6.1 (it went from v2.6.0 to v3), so these
- * are the values that several unrelated public installers pin for cosign-linux-<arch> v2.6.1, all agreeing
- * (e.g. NEJCPM/pritunl-client-github-action, HCDestroyer/horus-flow).
+ * cosign v2.6.4 (the default) and v2.6.1: sigstore/cosign-installer never bootstrapped a 2.6.x after 2.6.0 (it
+ * went on to v3), so these are the values that unrelated public installers and pin lists give for
+ * cosign-linux-<arch>, each pair found in at least five independent files, all agreeing (2.6.1 e.g. in
+ * NEJCPM/pritunl-client-github-action and HCDestroyer/horus-flow).
  * flux 2.9.4: not pinned. Public pins disagree (c2c397a5… and 4092b367… are both given for
  * flux_2.9.4_linux_amd64.tar.gz), so no value could be established; flux_2.9.4_checksums.txt decides.
  * tbot: the version follows the Teleport cluster, so `<asset>.sha256` always decides.
  */
 export const PINNED_SHA256: Readonly<Record<string, string>> = {
+  'cosign@2.6.4/amd64': '309779b0c4e409186b0a80daba99041fe2cf65a920ce645013901df6211895a9',
+  'cosign@2.6.4/arm64': 'df408e5418129306fed7349ec46e27be0445d05c5127c07f435e9a566af67593',
   'cosign@2.6.1/amd64': '064954c5d8c7e3b28188eee5b1727b31c411550bc5fefd41aa672d3c761d103a',
   'cosign@2.6.1/arm64': '56a16480bdd56ec789abaa65924402f6b92c0041f06885995853c05567b76f34',
 };

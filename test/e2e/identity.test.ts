@@ -112,9 +112,14 @@ describe('the identity chain', () => {
     assert.equal(user, 'AWS');
     assert.ok(result.masks.includes(password!), 'the ECR password is masked');
     assert.ok(result.masks.includes(auths[fx.world.registryHost]!.auth), 'the base64 token is masked');
-    const tbotConfig = join(root, 'tbot', 'tbot.yaml');
+    // Each tbot run has its own private directory: one run here.
+    const tbotRuns = await readdir(join(root, 'tbot'));
+    assert.equal(tbotRuns.length, 1);
+    const tbotDir = join(root, 'tbot', tbotRuns[0]!);
+    const tbotConfig = join(tbotDir, 'tbot.yaml');
+    assert.equal((await stat(tbotDir)).mode & 0o777, 0o700);
     assert.equal((await stat(tbotConfig)).mode & 0o777, 0o600);
-    assert.equal((await stat(join(root, 'tbot', 'identity'))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(tbotDir, 'identity'))).mode & 0o777, 0o700);
 
     // Every secret the action handles is masked (GitHub OIDC tokens go to tbot and cosign, not to it).
     const handled = fx.world

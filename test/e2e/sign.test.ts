@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { SIGN_BACKOFF } from '../../src/stages/sign.ts';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunResult } from '../harness/run-action.ts';
 import { TARGETS } from '../world/index.ts';
@@ -20,12 +21,17 @@ const SERVICES = [
   'wrong-identity',
   'verify-mismatch',
   'unsigned',
+  'sign-passing',
+  'sign-landed',
+  'sign-denied',
 ];
 
 const fx = useBakeWorld(SERVICES);
 const bake = fx.bake;
 
-const signer = () => `https://github.com/${String(fx.world.oidc.claims()['job_workflow_ref'])}`;
+// Fulcio's GitHub identity: the run's GITHUB_SERVER_URL (the world's git server) and the workflow ref.
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const signer = () => `${fx.repo.serverUrl}/${String(fx.world.oidc.claims()['job_workflow_ref'])}`;
 const manifestPuts = () => fx.world.counters.get(TARGETS.registry(fx.world.region), 'manifest-put');
 const cosignCalls = (command: string) =>
   readCalls(fx.world.controlDir, 'cosign').filter((c) => c.command === command);
@@ -110,10 +116,7 @@ test('signs the digest keyless into sha256-<hex>.sig, verifies it, and a re-run 
     assert.ok(call.argv.at(-1)?.endsWith(`@${digest}`), 'verified by digest');
   }
 
-  assert.match(
-    first.summary,
-    /signer identity<\/td><td><code>https:\/\/github\.com\/maestra-io\/sample-service\//,
-  );
+  assert.match(first.summary, new RegExp(`signer identity</td><td><code>${escapeRegExp(signer())}</code>`));
   assert.match(
     first.summary,
     /signer issuer<\/td><td><code>https:\/\/token\.actions\.githubusercontent\.com</,
@@ -166,14 +169,18 @@ test('verify fails twice after signing, then passes: the run succeeds after back
   assertNoLeaks(result);
 });
 
+const FULCIO_503 = 'signing: POST https://fulcio.sigstore.dev/api/v2/signingCert: 503 Service Unavailable';
+
 test('signing fails on a first run; the re-run reuses the artifact, signs it and reports the same digest', {
   skip: NEEDS_STANDINS,
 }, async () => {
+  // Fulcio down for every attempt of the first run.
   addToolFault(fx.world.controlDir, {
     tool: 'cosign',
     command: 'sign',
     mode: 'fail',
-    message: 'signing: POST https://fulcio.sigstore.dev/api/v2/signingCert: 503 Service Unavailable',
+    remaining: SIGN_BACKOFF.attempts,
+    message: FULCIO_503,
   });
   const first = await bake('sign-fails');
   assert.equal(first.code, 1, why(first));
@@ -181,6 +188,7 @@ test('signing fails on a first run; the re-run reuses the artifact, signs it and
     first.failure ?? '',
     /^sign: cosign sign \S+@sha256:[a-f0-9]{64} failed \(exit 1\):\n.*503 Service Unavailable[\s\S]* — .*re-run reuses the pushed artifact/,
   );
+  assert.equal(cosignCalls('sign').length, SIGN_BACKOFF.attempts, 'each attempt of the run was made');
   const digest = first.outputs['digest'] ?? '';
   assert.match(digest, /^sha256:/, 'the digest of the pushed artifact is an output even so');
   assert.equal(await signatureDigest('sign-fails', digest), undefined);
@@ -199,6 +207,72 @@ test('signing fails on a first run; the re-run reuses the artifact, signs it and
   assertNoLeaks(again);
 });
 
+test('a transient cosign sign failure is retried in the run, looking again first, and one signature results', {
+  skip: NEEDS_STANDINS,
+}, async () => {
+  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'sign', mode: 'fail', message: FULCIO_503 });
+  const result = await bake('sign-passing');
+  assert.equal(result.code, 0, why(result));
+  assert.match(
+    result.stdout,
+    /503 Service Unavailable[\s\S]*cosign sign attempt 1 failed on something passing/,
+  );
+  assert.equal(cosignCalls('sign').length, 2, 'the failed attempt and the one that signed');
+  // Before the second attempt the signatures were looked at again (the look before the first is a registry read).
+  assert.equal(
+    cosignCalls('verify').length >= 2,
+    true,
+    'a look before the retry, and the verification after',
+  );
+  const digest = result.outputs['digest'] ?? '';
+  assert.deepEqual(
+    (await verifyIndependently('sign-passing', digest, signer())).map((v) => v.optional.Subject),
+    [signer()],
+    'exactly one signature',
+  );
+  assertNoLeaks(result);
+});
+
+test('a cosign sign that wrote its signature but failed after is not repeated: the look finds it', {
+  skip: NEEDS_STANDINS,
+}, async () => {
+  // cosign signs, then fails as if the answer were lost: a retry without looking would sign a second time.
+  addToolFault(fx.world.controlDir, {
+    tool: 'cosign',
+    command: 'sign',
+    mode: 'exit1-after-work',
+    message: 'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected EOF',
+  });
+  const result = await bake('sign-landed');
+  assert.equal(result.code, 0, why(result));
+  assert.equal(cosignCalls('sign').length, 1, 'not signed a second time');
+  assert.match(result.stdout, /cosign sign reported a failure, but \S+ is signed by/);
+  const digest = result.outputs['digest'] ?? '';
+  assert.equal(
+    (await verifyIndependently('sign-landed', digest, signer())).length,
+    1,
+    'one signature in the registry',
+  );
+  assertNoLeaks(result);
+});
+
+test('a cosign sign refused for good (401) fails at once, without another attempt', {
+  skip: NEEDS_STANDINS,
+}, async () => {
+  addToolFault(fx.world.controlDir, {
+    tool: 'cosign',
+    command: 'sign',
+    mode: 'fail',
+    message:
+      'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected status code 401 Unauthorized: DENIED',
+  });
+  const result = await bake('sign-denied');
+  assert.equal(result.code, 1, why(result));
+  assert.equal(cosignCalls('sign').length, 1);
+  assert.match(result.failure ?? '', /^sign: cosign sign \S+ failed \(exit 1\):\n.*401 Unauthorized/);
+  assertNoLeaks(result);
+});
+
 test('a certificate-identity this run cannot sign as fails with expected versus found, before and after signing', {
   skip: NEEDS_STANDINS,
 }, async () => {
@@ -213,7 +287,9 @@ test('a certificate-identity this run cannot sign as fails with expected versus 
   );
   assert.match(
     fresh.failure ?? '',
-    /the artifact has no signature by it — set `certificate-identity` to https:\/\/github\.com\//,
+    new RegExp(
+      `the artifact has no signature by it — set \`certificate-identity\` to ${escapeRegExp(signer())},`,
+    ),
   );
   const digest = fresh.outputs['digest'] ?? '';
   assert.equal(cosignCalls('sign').length, 0, 'no useless signature is written');

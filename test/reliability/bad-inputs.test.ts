@@ -106,6 +106,7 @@ const CASES: readonly Case[] = [
   // Versions go into download URLs.
   input('teleport-version', 'latest', 'not a version'),
   input('teleport-version', '17.0.0/../../x', 'path traversal'),
+  input('teleport-version', '16.4.3', 'below the 17.2.7 floor'),
   input('flux-version', '2.9.4 && curl x | sh', 'shell command'),
   input('flux-version', 'v2.9.4', 'leading v'),
   input('cosign-version', '../../../etc', 'path traversal'),
@@ -130,6 +131,32 @@ const CASES: readonly Case[] = [
     name: 'aws-region-secondary without its registry',
     input: 'aws-region-secondary',
     inputs: { 'aws-region-secondary': 'eu-central-1' },
+  },
+  {
+    name: 'ecr-registry in another region than aws-region',
+    input: 'ecr-registry',
+    inputs: { 'ecr-registry': '111122223333.dkr.ecr.eu-west-1.amazonaws.com' },
+  },
+  {
+    name: 'ecr-registry-secondary in another region than aws-region-secondary',
+    input: 'ecr-registry-secondary',
+    inputs: {
+      'aws-region-secondary': 'eu-central-1',
+      'ecr-registry-secondary': '111122223333.dkr.ecr.eu-west-1.amazonaws.com',
+    },
+  },
+  // The runner's proxy variables are checked with the inputs.
+  {
+    name: 'HTTPS_PROXY that is not a proxy URL',
+    input: 'HTTPS_PROXY',
+    env: { HTTPS_PROXY: 'socks5://proxy.corp:1080' },
+    names: /HTTPS_PROXY is "socks5:\/\/proxy\.corp:1080", which is not a proxy/,
+  },
+  {
+    name: 'https_proxy that does not parse, with its password hidden',
+    input: 'https_proxy',
+    env: { https_proxy: 'http://ci:hunter2@[proxy' },
+    names: /https_proxy is "http:\/\/ci:\*\*\*@\[proxy", which is not a proxy/,
   },
   // Tampered event payloads and refs: the version comes from them.
   dispatch('1.2.3 ', 'trailing space'),

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { toolEnv } from '../../src/child-env.ts';
+import { privateDir } from '../../src/context.ts';
 import { parseAuthorizationToken } from '../../src/ecr.ts';
-import { writeDockerConfig } from '../../src/stages/login.ts';
+import { writeDockerConfig } from '../../src/registry-login.ts';
 
 let root: string;
 before(async () => {
@@ -28,13 +29,14 @@ test('the ECR token splits into user and password at the first colon', () => {
 
 test('config.json holds the configured host only, private to the runner user, and is never overwritten', async () => {
   const auth = Buffer.from('AWS:secret').toString('base64');
-  const dir = await writeDockerConfig({ root }, '127.0.0.1:5443', auth);
+  const dir = await privateDir({ root }, 'docker');
+  await writeDockerConfig(dir, '127.0.0.1:5443', auth);
   assert.equal(dir, join(root, 'docker'));
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   const file = join(dir, 'config.json');
   assert.equal((await stat(file)).mode & 0o777, 0o600);
   assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { auths: { '127.0.0.1:5443': { auth } } });
-  await assert.rejects(writeDockerConfig({ root }, 'other', auth), /EEXIST/);
+  await assert.rejects(writeDockerConfig(dir, 'other', auth), /EEXIST/);
 });
 
 test('child tools get DOCKER_CONFIG and the TLS trust, but no AWS credentials, action inputs or OIDC request', () => {

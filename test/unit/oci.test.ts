@@ -201,7 +201,11 @@ function trustedSuite(dir: string): void {
         client().getManifest('svc-manifests', wanted),
         /whose sha256 is sha256:[0-9a-f]{64}, not/,
       );
-      assert.equal(registry.seen[0]?.url, `/v2/svc-manifests/manifests/${encodeURIComponent(wanted)}`);
+      assert.equal(
+        registry.seen[0]?.url,
+        `/v2/svc-manifests/manifests/${wanted}`,
+        'a digest goes with a literal colon',
+      );
     });
 
     test('a Docker-Content-Digest that disagrees with the bytes is refused', async () => {
@@ -419,7 +423,7 @@ function trustedSuite(dir: string): void {
       });
       const digest = await client().putManifest('svc', sha(manifest), MEDIA_TYPES.ociManifest, manifest);
       assert.equal(digest, sha(manifest));
-      assert.equal(registry.seen[0]?.url, `/v2/svc/manifests/${encodeURIComponent(sha(manifest))}`);
+      assert.equal(registry.seen[0]?.url, `/v2/svc/manifests/${sha(manifest)}`);
       assert.deepEqual(bodies[0], { type: MEDIA_TYPES.ociManifest, body: manifest });
 
       registry.handle = upload((res) => {

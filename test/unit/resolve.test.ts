@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { DIRECT } from '../../src/proxy.ts';
 import type { Runner } from '../../src/runner.ts';
 import { resolveVersion } from '../../src/stages/resolve.ts';
 
@@ -27,6 +28,7 @@ async function runner(options: { ref?: string; event?: string; payload?: unknown
     runAttempt: '1',
     debug: false,
     oidcRequestUrl: undefined,
+    proxies: DIRECT,
   };
 }
 

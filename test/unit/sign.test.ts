@@ -18,6 +18,7 @@ import { readSigningToken, requestSigningToken, signerIdentity } from '../../src
 import { expectedIdentity, identityConflict } from '../../src/stages/sign.ts';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
+const GITHUB = 'https://github.com';
 const REF = 'maestra-io/sample-service/.github/workflows/release.yml@refs/tags/1.2.3';
 const ARTIFACT = `registry.example/sample-service-manifests@sha256:${'a'.repeat(64)}`;
 const target = { artifact: ARTIFACT, identity: `https://github.com/${REF}`, issuer: ISSUER };
@@ -27,10 +28,14 @@ const jwt = (claims: object) => `${part({ alg: 'RS256', typ: 'JWT' })}.${part(cl
 const inFiveMinutes = () => Math.floor(Date.now() / 1000) + 300;
 
 describe('signer identity', () => {
-  test('is https://github.com/<job_workflow_ref> from the token claims', () => {
-    assert.equal(signerIdentity({ job_workflow_ref: REF }), `https://github.com/${REF}`);
+  test('is <GITHUB_SERVER_URL>/<job_workflow_ref> from the token claims', () => {
+    assert.equal(signerIdentity({ job_workflow_ref: REF }, GITHUB), `https://github.com/${REF}`);
     const reusable = 'maestra-io/workflows/.github/workflows/bake.yml@refs/heads/main';
-    assert.equal(signerIdentity({ job_workflow_ref: reusable }), `https://github.com/${reusable}`);
+    assert.equal(signerIdentity({ job_workflow_ref: reusable }, GITHUB), `https://github.com/${reusable}`);
+    assert.equal(
+      signerIdentity({ job_workflow_ref: REF }, 'https://ghe.example'),
+      `https://ghe.example/${REF}`,
+    );
   });
 
   test('a token without a usable job_workflow_ref says to set certificate-identity', () => {
@@ -41,7 +46,7 @@ describe('signer identity', () => {
       { job_workflow_ref: 'a b' },
     ]) {
       assert.throws(
-        () => signerIdentity(claims),
+        () => signerIdentity(claims, GITHUB),
         (error: unknown) =>
           error instanceof ActionError &&
           /job_workflow_ref/.test(error.message) &&
@@ -52,7 +57,7 @@ describe('signer identity', () => {
 
   test('readSigningToken checks audience sigstore and expiry and derives the identity', () => {
     const token = jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF });
-    const read = readSigningToken(token);
+    const read = readSigningToken(token, GITHUB);
     assert.equal(read.identity, `https://github.com/${REF}`);
     assert.equal(read.token, token);
     assert.equal(read.issuer, ISSUER);
@@ -61,22 +66,23 @@ describe('signer identity', () => {
       () =>
         readSigningToken(
           jwt({ aud: 'sts.amazonaws.com', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+          GITHUB,
         ),
       /unusable: its audience is "sts\.amazonaws\.com", not sigstore/,
     );
     assert.throws(
-      () => readSigningToken(jwt({ aud: 'sigstore', iss: ISSUER, exp: 1, job_workflow_ref: REF })),
+      () => readSigningToken(jwt({ aud: 'sigstore', iss: ISSUER, exp: 1, job_workflow_ref: REF }), GITHUB),
       /unusable: it expired/,
     );
     assert.throws(
-      () => readSigningToken(jwt({ aud: 'sigstore', exp: inFiveMinutes(), job_workflow_ref: REF })),
+      () => readSigningToken(jwt({ aud: 'sigstore', exp: inFiveMinutes(), job_workflow_ref: REF }), GITHUB),
       /unusable: it has no iss claim/,
     );
   });
 
   test('a failed token request says which permission is missing, without the error hiding', async () => {
     await assert.rejects(
-      requestSigningToken(async () => {
+      requestSigningToken(GITHUB, async () => {
         throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
       }),
       (error: unknown) => {
@@ -91,6 +97,7 @@ describe('signer identity', () => {
   test('certificate-identity wins over the token; without it the token decides', () => {
     const token = readSigningToken(
       jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+      GITHUB,
     );
     assert.equal(
       expectedIdentity('https://github.com/o/r/.github/workflows/x.yml@refs/heads/main', token),
@@ -102,6 +109,7 @@ describe('signer identity', () => {
   test('a certificate-identity this run cannot sign as is refused before signing, with GitHub as issuer', () => {
     const token = readSigningToken(
       jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+      GITHUB,
     );
     assert.equal(identityConflict(token.identity, ISSUER, token, 'x'), undefined);
     const wrong = 'https://github.com/maestra-io/other/.github/workflows/release.yml@refs/heads/main';
@@ -119,16 +127,25 @@ describe('signer identity', () => {
       /expects https:\/\/issuer\.example, but this run's OIDC token is issued by https:\/\/token\.actions/,
     );
     assert.match(issuer?.hint ?? '', /certificate-oidc-issuer/);
-    // Another issuer (e.g. GitHub Enterprise) derives identities its own way: verify decides.
-    const other = readSigningToken(
+    // GitHub Enterprise Server: the identity is under its own URL, and is checked the same way.
+    const ghes = readSigningToken(
       jwt({
         aud: 'sigstore',
         iss: 'https://ghe.example/_services/token',
         exp: inFiveMinutes(),
         job_workflow_ref: REF,
       }),
+      'https://ghe.example',
     );
-    assert.equal(identityConflict(wrong, 'https://ghe.example/_services/token', other, 'x'), undefined);
+    assert.equal(ghes.identity, `https://ghe.example/${REF}`);
+    assert.equal(
+      identityConflict(ghes.identity, 'https://ghe.example/_services/token', ghes, 'x'),
+      undefined,
+    );
+    assert.match(
+      identityConflict(wrong, 'https://ghe.example/_services/token', ghes, 'x')?.message ?? '',
+      /but this run would sign as https:\/\/ghe\.example\//,
+    );
   });
 });
 
@@ -158,13 +175,14 @@ describe('cosign command lines', () => {
     assert.ok(!verifyArgs('2.6.1', target).some((arg) => /regexp/.test(arg)));
   });
 
-  test('the token goes only into SIGSTORE_ID_TOKEN, and cosign cannot fetch a second one', () => {
+  test('the token goes only into SIGSTORE_ID_TOKEN, and no COSIGN_* flag from the runner reaches cosign', () => {
     const base = {
       PATH: '/bin',
       DOCKER_CONFIG: '/tmp/d',
-      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc',
-      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req',
       SIGSTORE_ID_TOKEN: 'stale',
+      COSIGN_IDENTITY_TOKEN: 'other',
+      COSIGN_REPOSITORY: 'registry.example/elsewhere',
+      COSIGN_YES: 'false',
     };
     assert.deepEqual(cosignEnv(base, 'tok'), {
       PATH: '/bin',
@@ -187,13 +205,22 @@ describe('cosign verify exit codes', () => {
   test('each documented code has its own meaning', () => {
     assert.deepEqual(run(0), { kind: 'verified' });
     assert.equal(run(10, 'Error: no signatures found').kind, 'no-signatures');
-    assert.equal(run(11, 'Error: image tag not found').kind, 'not-found');
+    // 11 is a missing tag, which a digest reference never is: not one of the outcomes by digest.
+    assert.equal(run(11, 'Error: image tag not found').kind, 'failed');
     assert.equal(run(12, mismatchStderr).kind, 'mismatch');
     assert.equal(
       run(12, 'Error: no matching signatures: signature not found in transparency log').kind,
       'no-match',
     );
-    assert.equal(run(13, 'Error: no certificate found on signature').kind, 'no-certificate');
+    // A key-only signature: 2.6.x folds it into 12, in its 2.6.1 and its bundle (2.6.2 and later) wording.
+    assert.equal(
+      run(12, 'Error: no matching signatures: no certificate found on signature').kind,
+      'no-certificate',
+    );
+    assert.equal(
+      run(12, 'Error: no matching signatures: error verifying bundle: nil certificate provided').kind,
+      'no-certificate',
+    );
     assert.deepEqual(run(1, 'Error: GET https://r/v2/: 503'), {
       kind: 'failed',
       code: 1,
@@ -219,7 +246,7 @@ describe('cosign verify exit codes', () => {
     assert.match(message(run(10)), /no signatures found for .*sample-service-manifests@sha256:a{64}/);
     assert.match(
       message(run(11, 'Error: image tag not found: HEAD …')),
-      /cannot find .* \(exit 11\):\nError: image tag not found/,
+      /failed \(exit 11\):\nError: image tag not found/,
     );
     const mismatch = message(run(12, mismatchStderr));
     assert.ok(mismatch.includes(`expected identity ${target.identity} (issuer ${ISSUER})`), mismatch);
@@ -233,7 +260,10 @@ describe('cosign verify exit codes', () => {
       message(run(12, 'Error: no matching signatures: x509: certificate signed by unknown authority')),
       /cosign exit 12\):\n.*unknown authority/,
     );
-    assert.match(message(run(13)), /no certificate/);
+    assert.match(
+      message(run(12, 'no matching signatures: no certificate found on signature')),
+      /no certificate/,
+    );
     const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n');
     const failed = message(run(1, lines));
     assert.match(failed, /failed \(exit 1\):\n…\nline 30\n/);
@@ -247,7 +277,7 @@ describe('cosign verify exit codes', () => {
         new VerifyFailure(outcome as Exclude<VerifyOutcome, { kind: 'verified' }>, target),
       );
     assert.equal(verdict(run(12, mismatchStderr)), 'fail');
-    assert.equal(verdict(run(13)), 'fail');
+    assert.equal(verdict(run(12, 'no matching signatures: no certificate found on signature')), 'fail');
     assert.equal(verdict(run(10)), 'retry');
     assert.equal(verdict(run(11)), 'retry');
     assert.equal(verdict(run(12, 'searching log query: 502')), 'retry');

@@ -109,6 +109,8 @@ export interface WorldOptions {
   ref?: string;
   sha?: string;
   jobWorkflowRef?: string;
+  /** The GitHub OIDC issuer (tokens, Teleport's join check): a GitHub Enterprise Server's `https://<host>/_services/token`. */
+  githubIssuer?: string;
   /** Registry fronts answer reads of content they lack from the other region's registry (DescribeImages stays honest). */
   lyingPullThrough?: boolean;
   /** Publish the stand-in tools on the mirror (default true). */
@@ -361,6 +363,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ...(options.ref ? { ref: options.ref } : {}),
         ...(options.sha ? { sha: options.sha } : {}),
         ...(options.jobWorkflowRef ? { jobWorkflowRef: options.jobWorkflowRef } : {}),
+        ...(options.githubIssuer ? { issuer: options.githubIssuer } : {}),
       }).then(track),
       startMirror(
         mirrorRoot,
@@ -390,6 +393,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
             ? { allowedWorkloadIdentities: options.allowedWorkloadIdentities }
             : {}),
           ...(options.svidSeconds === undefined ? {} : { svidSeconds: options.svidSeconds }),
+          ...(options.githubIssuer ? { githubIssuer: options.githubIssuer } : {}),
         },
       ),
     );

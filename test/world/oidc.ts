@@ -19,6 +19,8 @@ export interface OidcOptions {
   sha?: string;
   /** Default `<repository>/.github/workflows/release.yml@<ref>`. */
   jobWorkflowRef?: string;
+  /** The tokens' `iss`; GitHub Enterprise Server's is `https://<host>/_services/token`. Default GitHub's. */
+  issuer?: string;
 }
 
 export interface OidcServer {
@@ -66,6 +68,7 @@ export async function startOidc(
   const ref = options.ref ?? 'refs/tags/1.2.3';
   const owner = repository.split('/')[0] ?? 'maestra-io';
   const sha = options.sha ?? 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed';
+  const issuer = options.issuer ?? GITHUB_OIDC_ISSUER;
   const workflowRef = `${repository}/.github/workflows/release.yml@${ref}`;
   let claims: Record<string, unknown> = {
     sub: `repo:${repository}:ref:${ref}`,
@@ -111,7 +114,7 @@ export async function startOidc(
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ ...claims, ...extra, jti: randomUUID() })
       .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT', x5t: kid })
-      .setIssuer(GITHUB_OIDC_ISSUER)
+      .setIssuer(issuer)
       .setAudience(audience)
       .setIssuedAt(now)
       .setNotBefore(now - 5)
@@ -137,7 +140,7 @@ export async function startOidc(
     if (kind === 'jwks') return sendJson(res, 200, jwks);
     if (kind === 'discovery') {
       return sendJson(res, 200, {
-        issuer: GITHUB_OIDC_ISSUER,
+        issuer,
         jwks_uri: `${listener.url}/.well-known/jwks`,
         subject_types_supported: ['public', 'pairwise'],
         response_types_supported: ['id_token'],
@@ -168,7 +171,7 @@ export async function startOidc(
   });
 
   return {
-    issuer: GITHUB_OIDC_ISSUER,
+    issuer,
     requestUrl: `${listener.url}${tokenPath}?api-version=2.0`,
     requestToken,
     jwks,

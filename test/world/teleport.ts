@@ -35,6 +35,8 @@ export interface TeleportOptions extends TeleportVersions {
   allowedWorkloadIdentities?: string[];
   /** Lifetime of the JWT SVIDs the join endpoint (tbot) gets; default 3600 s. */
   svidSeconds?: number;
+  /** The issuer of the GitHub ID tokens bots join with (a GitHub Enterprise Server's); default GitHub's. */
+  githubIssuer?: string;
 }
 
 /** One JWT SVID the proxy issued (the JWT itself is among the world's secrets). */
@@ -155,7 +157,7 @@ export async function startTeleport(
     let github: Record<string, unknown>;
     try {
       ({ payload: github } = await jwtVerify(idToken, githubKeys, {
-        issuer: GITHUB_OIDC_ISSUER,
+        issuer: options.githubIssuer ?? GITHUB_OIDC_ISSUER,
         audience: TELEPORT_JOIN_AUDIENCE,
         algorithms: ['RS256'],
       }));

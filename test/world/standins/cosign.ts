@@ -448,11 +448,25 @@ async function identityFromToken(
   const issuer = typeof claims.iss === 'string' ? claims.iss : '';
   let subject: string;
   if (typeof claims['job_workflow_ref'] === 'string')
-    subject = `https://github.com/${claims['job_workflow_ref']}`;
+    subject = `${fulcioGithubUrl(typeof claims.iss === 'string' ? claims.iss : '')}/${claims['job_workflow_ref']}`;
   else if (typeof claims['email'] === 'string') subject = claims['email'];
   else subject = typeof claims.sub === 'string' ? claims.sub : '';
   if (!issuer || !subject) throw reject('token has no issuer or subject');
   return { subject, issuer, claims };
+}
+
+/**
+ * The `url` of Fulcio's GitHub template `{{ .url }}/{{ .job_workflow_ref }}` (sigstore/fulcio ciprovider): the
+ * GitHub server its operator configured for the issuer. The world's Fulcio serves the world's GitHub, whose URL
+ * each run's GITHUB_SERVER_URL carries (the git server is per test); without one, GitHub's issuer means
+ * https://github.com and a GitHub Enterprise Server's (`https://<host>/_services/token`) its origin.
+ */
+function fulcioGithubUrl(issuer: string): string {
+  const server = process.env['GITHUB_SERVER_URL'];
+  if (server) return server.replace(/\/+$/, '');
+  if (issuer === 'https://token.actions.githubusercontent.com' || !URL.canParse(issuer))
+    return 'https://github.com';
+  return new URL(issuer).origin;
 }
 
 // ---- sign ----

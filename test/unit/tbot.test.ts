@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { parse } from 'yaml';
 import type { Inputs } from '../../src/inputs.ts';
-import { readSvid, tbotConfig, tbotEnv } from '../../src/stages/teleport.ts';
+import { readSvid, tbotConfig, tbotEnv } from '../../src/tbot.ts';
 
 let dir: string;
 before(async () => {
@@ -26,7 +26,7 @@ test('the tbot config is the contract v2 config', async () => {
     teleportToken: 'image-push-github-actions-svc',
     teleportWorkloadIdentity: 'image-push',
   } as Inputs;
-  assert.deepEqual(parse(await tbotConfig({ inputs }, '/private/identity')), {
+  assert.deepEqual(parse(tbotConfig({ inputs }, '/private/identity')), {
     version: 'v2',
     proxy_server: 'teleport.example.com:443',
     oneshot: true,
@@ -43,11 +43,16 @@ test('the tbot config is the contract v2 config', async () => {
   });
 });
 
-test('tbot runs without the proxy variables it rejects and without the action inputs', () => {
+test('tbot runs without the variables that override its config, and without the action inputs', () => {
   const env = tbotEnv({
     PATH: '/bin',
     TELEPORT_PROXY: 'x',
     TELEPORT_AUTH_SERVER: 'y',
+    TBOT_CONFIG: 'dmVyc2lvbjogdjI=',
+    TBOT_CONFIG_PATH: '/etc/tbot.yaml',
+    TBOT_DEBUG: 'true',
+    TELEPORT_BOT_TOKEN: 'other-token',
+    TBOT_USE_PROXY_ADDR: 'yes',
     'INPUT_GITHUB-TOKEN': 'ghs_secret',
     ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc',
     SSL_CERT_FILE: '/ca.pem',

@@ -1,2 +1,0 @@
-import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
-import{a,b,c,d,e,f,g}from"./chunk-AZWZQCQZ.js";import"./chunk-LNF3P6IC.js";import"./chunk-U664ODUY.js";import"./chunk-KGPBCNNG.js";import"./chunk-3BYHCKPE.js";import"./chunk-NYRTOUVY.js";export{f as ENV_ACCOUNT_ID,e as ENV_CREDENTIAL_SCOPE,d as ENV_EXPIRATION,a as ENV_KEY,b as ENV_SECRET,c as ENV_SESSION,g as fromEnv};

@@ -1,0 +1,2 @@
+import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
+import{a,b,c,d,e,f,g}from"./chunk-AH67OFV2.js";import"./chunk-JXRZPR5F.js";import"./chunk-WVCHTUID.js";import"./chunk-L635B7WN.js";import"./chunk-N2OSEHCD.js";import"./chunk-NYRTOUVY.js";export{f as ENV_ACCOUNT_ID,e as ENV_CREDENTIAL_SCOPE,d as ENV_EXPIRATION,a as ENV_KEY,b as ENV_SECRET,c as ENV_SESSION,g as fromEnv};

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { toolEnv } from '../../src/child-env.ts';
-import { parseAuthorizationToken } from '../../src/ecr.ts';
-import { writeDockerConfig } from '../../src/stages/login.ts';
+import { toolEnv } from '../../../src/child-env.ts';
+import { parseAuthorizationToken } from '../../../src/ecr.ts';
+import { writeDockerConfig } from '../../../src/stages/login.ts';
 
 let root: string;
 before(async () => {

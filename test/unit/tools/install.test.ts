@@ -15,8 +15,8 @@ import {
   PINNED_SHA256,
   toolArch,
   viaMirror,
-} from '../../src/tools/assets.ts';
-import { installTool } from '../../src/tools/install.ts';
+} from '../../../src/tools/assets.ts';
+import { installTool } from '../../../src/tools/install.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 

@@ -9,7 +9,7 @@ import {
   RegionDisabledException,
   STSServiceException,
 } from '@aws-sdk/client-sts';
-import { fatalHint, roleSessionName, stsClassifier } from '../../src/stages/assume.ts';
+import { fatalHint, roleSessionName, stsClassifier } from '../../../src/stages/assume.ts';
 
 const $metadata = { httpStatusCode: 400 };
 const accessDenied = () =>

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { parse } from 'yaml';
-import type { Inputs } from '../../src/inputs.ts';
-import { readSvid, tbotConfig, tbotEnv } from '../../src/stages/teleport.ts';
+import type { Inputs } from '../../../src/inputs.ts';
+import { readSvid, tbotConfig, tbotEnv } from '../../../src/stages/teleport.ts';
 
 let dir: string;
 before(async () => {

@@ -4,9 +4,9 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { resolveBakeDir } from '../../src/stages/checkout.ts';
-import { type BakeOptions, bake, chartFindings } from '../../src/stages/substitute.ts';
-import { RecordingLog } from '../support/log.ts';
+import { resolveBakeDir } from '../../../src/stages/checkout.ts';
+import { type BakeOptions, bake, chartFindings } from '../../../src/stages/substitute.ts';
+import { RecordingLog } from '../../support/log.ts';
 
 const P = '${APP_PACKAGE_VERSION_TO_BE_REPLACED}';
 const options: BakeOptions = {

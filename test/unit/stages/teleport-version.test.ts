@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyHttp, HttpStatusError } from '../../src/http.ts';
-import { versionFromFind } from '../../src/stages/teleport-version.ts';
+import { classifyHttp, HttpStatusError } from '../../../src/http.ts';
+import { versionFromFind } from '../../../src/stages/teleport-version.ts';
 
 test('tools_version wins over server_version, which is the fallback', () => {
   assert.equal(

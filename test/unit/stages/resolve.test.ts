@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { Runner } from '../../src/runner.ts';
-import { resolveVersion } from '../../src/stages/resolve.ts';
+import type { Runner } from '../../../src/runner.ts';
+import { resolveVersion } from '../../../src/stages/resolve.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bake-resolve-'));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { Context } from '../../src/context.ts';
 import { copyByDigest, manifestBlobs } from '../../src/copy-image.ts';
 import { signatureLayers, signatureTag } from '../../src/cosign.ts';
 import { ActionError } from '../../src/errors.ts';
@@ -15,6 +14,7 @@ import {
 } from '../../src/mirror-rules.ts';
 import { type Manifest, MEDIA_TYPES, type OciClient } from '../../src/oci.ts';
 import { mirror } from '../../src/stages/mirror.ts';
+import { fakeContext } from '../support/context.ts';
 import { inputReader } from '../support/inputs.ts';
 import { RecordingLog } from '../support/log.ts';
 
@@ -315,16 +315,17 @@ describe('copying by digest', () => {
 });
 
 describe('when the mirror runs', () => {
-  const ctx = (inputs: Record<string, unknown>) => ({ inputs }) as unknown as Context;
-
-  test('only with a secondary region, and never in a dry run', () => {
-    const secondary = { region: 'eu-central-1', registry: 'r' };
-    assert.equal(
-      mirror.skip?.(ctx({ dryRun: false, secondary: undefined })),
-      'aws-region-secondary is empty: no mirror',
-    );
-    assert.equal(mirror.skip?.(ctx({ dryRun: true, secondary })), 'dry run');
-    assert.equal(mirror.skip?.(ctx({ dryRun: false, secondary })), undefined);
+  test('only with a secondary region, and never in a dry run', async () => {
+    const secondary = {
+      'aws-region-secondary': 'eu-central-1',
+      'ecr-registry-secondary': '515260921971.dkr.ecr.eu-central-1.amazonaws.com',
+    };
+    const without = await fakeContext({ inputs: { 'dry-run': 'false' } });
+    const dryRun = await fakeContext({ inputs: { 'dry-run': 'true', ...secondary } });
+    const mirrored = await fakeContext({ inputs: { 'dry-run': 'false', ...secondary } });
+    assert.equal(mirror.skip?.(without), 'aws-region-secondary is empty: no mirror');
+    assert.equal(mirror.skip?.(dryRun), 'dry run');
+    assert.equal(mirror.skip?.(mirrored), undefined);
   });
 
   test('after the artifact and its signature are verified, so a broken artifact is never mirrored', () => {

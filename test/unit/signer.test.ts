@@ -1,55 +1,73 @@
-// The check before signing, and the signing token request: both keep asking while the answer says nothing.
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type CosignRun, type VerifyOutcome, verifyConclusively } from '../../src/cosign.ts';
-import { fetchIdToken } from '../../src/signer.ts';
+import { ActionError, describeError } from '../../src/errors.ts';
+import { fetchIdToken, readSigningToken, requestSigningToken, signerIdentity } from '../../src/signer.ts';
+import { ISSUER, inFiveMinutes, jwt, REF } from '../support/signing.ts';
 
-const target = {
-  artifact: `registry.example/svc-manifests@sha256:${'a'.repeat(64)}`,
-  identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/tags/1.2.3',
-  issuer: 'https://token.actions.githubusercontent.com',
-};
-const unused = {} as CosignRun;
 const noWait = { sleep: async () => {} };
-const sequence = (...outcomes: VerifyOutcome[]) => {
-  let calls = 0;
-  const verify = async () => outcomes[Math.min(calls++, outcomes.length - 1)] as VerifyOutcome;
-  return { verify, calls: () => calls };
-};
 
-describe('the check before signing', () => {
-  test('asks again while cosign cannot look, and returns the first definite answer', async () => {
-    const s = sequence(
-      { kind: 'failed', code: 1, timedOut: true, stderr: '' },
-      { kind: 'failed', code: 1, timedOut: false, stderr: 'connection reset' },
-      { kind: 'verified' },
+describe('signer identity', () => {
+  test('is https://github.com/<job_workflow_ref> from the token claims', () => {
+    assert.equal(signerIdentity({ job_workflow_ref: REF }), `https://github.com/${REF}`);
+    const reusable = 'maestra-io/workflows/.github/workflows/bake.yml@refs/heads/main';
+    assert.equal(signerIdentity({ job_workflow_ref: reusable }), `https://github.com/${reusable}`);
+  });
+
+  test('a token without a usable job_workflow_ref says to set certificate-identity', () => {
+    for (const claims of [
+      {},
+      { job_workflow_ref: '' },
+      { job_workflow_ref: 42 },
+      { job_workflow_ref: 'a b' },
+    ]) {
+      assert.throws(
+        () => signerIdentity(claims),
+        (error: unknown) =>
+          error instanceof ActionError &&
+          /job_workflow_ref/.test(error.message) &&
+          /certificate-identity/.test(error.hint ?? ''),
+      );
+    }
+  });
+
+  test('readSigningToken checks audience sigstore and expiry and derives the identity', () => {
+    const token = jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF });
+    const read = readSigningToken(token);
+    assert.equal(read.identity, `https://github.com/${REF}`);
+    assert.equal(read.token, token);
+    assert.equal(read.issuer, ISSUER);
+    assert.ok(read.expiresAt.getTime() > Date.now());
+    assert.throws(
+      () =>
+        readSigningToken(
+          jwt({ aud: 'sts.amazonaws.com', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
+        ),
+      /unusable: its audience is "sts\.amazonaws\.com", not sigstore/,
     );
-    assert.deepEqual(await verifyConclusively(unused, target, noWait, s.verify), { kind: 'verified' });
-    assert.equal(s.calls(), 3);
+    assert.throws(
+      () => readSigningToken(jwt({ aud: 'sigstore', iss: ISSUER, exp: 1, job_workflow_ref: REF })),
+      /unusable: it expired/,
+    );
+    assert.throws(
+      () => readSigningToken(jwt({ aud: 'sigstore', exp: inFiveMinutes(), job_workflow_ref: REF })),
+      /unusable: it has no iss claim/,
+    );
   });
 
-  test('"no signatures" is definite: it is returned at once', async () => {
-    const s = sequence({ kind: 'no-signatures', stderr: '' });
-    assert.equal((await verifyConclusively(unused, target, noWait, s.verify)).kind, 'no-signatures');
-    assert.equal(s.calls(), 1);
-  });
-
-  test('never conclusive: fails saying nothing was signed and that a re-run is safe', async () => {
-    const s = sequence({ kind: 'failed', code: 1, timedOut: false, stderr: 'registry 503' });
+  test('a failed token request says which permission is missing, without the error hiding', async () => {
     await assert.rejects(
-      verifyConclusively(unused, target, noWait, s.verify),
-      (error: Error & { hint?: string }) => {
-        assert.match(
-          error.message,
-          /^cannot tell whether \S+ is already signed: cosign verify .* failed \(exit 1\)/,
+      requestSigningToken(async () => {
+        throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+      }),
+      (error: unknown) => {
+        const line = describeError(error);
+        return (
+          /OIDC token/.test(line) && /ACTIONS_ID_TOKEN_REQUEST_URL/.test(line) && /id-token: write/.test(line)
         );
-        assert.match(error.hint ?? '', /nothing was signed; re-run the job/);
-        return true;
       },
     );
-    assert.equal(s.calls(), 3);
   });
 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenersOf, markedProcesses, newRunMark, RUN_MARK } from './leftovers.mjs';
 
-const only = process.argv[2]; // unit | e2e | world | undefined for all
+const only = process.argv[2]; // unit | e2e | world | repo | reliability | undefined for all
 const files = [];
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

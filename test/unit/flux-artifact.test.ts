@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import {
   ANNOTATIONS,
@@ -12,25 +10,11 @@ import {
   parseFluxManifest,
   unpackLayer,
 } from '../../src/flux-artifact.ts';
-import { placeholderHits } from '../../src/stages/verify-artifact.ts';
-import { describeDiff, diffTrees, type FileTree, readTree, sameTree } from '../../src/tree.ts';
+import { diffTrees, type FileTree, readTree, sameTree } from '../../src/tree.ts';
+import { tempDirs, tree, writeTree } from '../support/tree.ts';
 import { collectEntries, tarEntries, tarGz } from '../world/standins/lib/tarball.ts';
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'flux-artifact-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
-
-const tree = (files: Record<string, string>): FileTree =>
-  new Map(Object.entries(files).map(([path, text]) => [path, Buffer.from(text)]));
-
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(join(root, path, '..'), { recursive: true });
-    await writeFile(join(root, path), text);
-  }
-}
+const tempDir = tempDirs('flux-artifact-');
 
 const BAKED = {
   'kustomization.yaml': 'resources:\n  - deployment.yaml\n',
@@ -42,7 +26,7 @@ const BAKED = {
 
 describe('unpackLayer', () => {
   test('reads the files of a tarball packed the way flux packs a directory', async () => {
-    const root = join(dir, 'baked');
+    const root = join(await tempDir(), 'baked');
     await writeTree(root, BAKED);
     // No ignore paths: what the action asks flux for, so .gitignore and *.png stay in.
     const layer = tarGz(collectEntries(root, { ignorePaths: [], resolveSymlinks: false }));
@@ -65,45 +49,6 @@ describe('unpackLayer', () => {
       unpackLayer(gzipSync(Buffer.from('not a tarball at all, just text'))),
       /not a readable tarball/,
     );
-  });
-});
-
-describe('readTree', () => {
-  test('refuses anything that is not a regular file or directory', async () => {
-    const root = join(dir, 'with-link');
-    await writeTree(root, { 'a.yaml': 'a' });
-    await symlink('a.yaml', join(root, 'b.yaml'));
-    await assert.rejects(readTree(root), /b\.yaml in the baked tree is not a regular file/);
-  });
-});
-
-describe('diffTrees / describeDiff', () => {
-  test('names changed (with the first differing line), missing and extra files', () => {
-    const expected = tree({ 'a.yaml': 'one\ntwo\nthree\n', 'b.yaml': 'b', 'c.yaml': 'c' });
-    const actual = tree({ 'a.yaml': 'one\ntwo\nTHREE\n', 'c.yaml': 'c', 'd.yaml': 'd' });
-    const diff = diffTrees(expected, actual);
-    assert.deepEqual(diff, {
-      missing: ['b.yaml'],
-      extra: ['d.yaml'],
-      changed: [{ path: 'a.yaml', line: 3 }],
-    });
-    assert.deepEqual(describeDiff(diff, { expected: 'this bake', actual: 'the tag' }), [
-      'a.yaml differs from line 3',
-      'b.yaml is in this bake but not in the tag',
-      'd.yaml is in the tag but not in this bake',
-    ]);
-  });
-
-  test('identical bytes are the same tree; a trailing byte is a difference', () => {
-    assert.ok(sameTree(diffTrees(tree({ a: 'x' }), tree({ a: 'x' }))));
-    assert.deepEqual(diffTrees(tree({ a: 'x\n' }), tree({ a: 'x\n\n' })).changed, [{ path: 'a', line: 2 }]);
-  });
-
-  test('a long list is cut with a count of the rest', () => {
-    const many = tree(Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}.yaml`, 'x'])));
-    const lines = describeDiff(diffTrees(many, new Map()), { expected: 'e', actual: 'a' }, 10);
-    assert.equal(lines.length, 11);
-    assert.equal(lines.at(-1), '… and 5 more');
   });
 });
 
@@ -180,16 +125,5 @@ describe('compareArtifact', () => {
     assert.deepEqual(compareArtifact(expected, pulled(undefined, expected.files)), [
       "its revision is (none), this run's is 1.2.3@sha1:aaa",
     ]);
-  });
-});
-
-describe('placeholderHits', () => {
-  test('names every file:line that still holds the placeholder', () => {
-    const files = tree({
-      'a.yaml': 'x\ny: ${APP_PACKAGE_VERSION_TO_BE_REPLACED}\n',
-      'b.txt': '${APP_PACKAGE_VERSION_TO_BE_REPLACED}',
-      'c.yaml': 'clean',
-    });
-    assert.deepEqual(placeholderHits(files), ['a.yaml:2', 'b.txt:1']);
   });
 });

@@ -132,3 +132,35 @@ test('classifyHttp: 5xx, 408 and 429 and connection failures retry; other status
   assert.ok(isNetworkError(Object.assign(new Error('x'), { code: 'UND_ERR_BODY_TIMEOUT' })));
   assert.equal(classifyHttp(new Error('something else')), 'fail');
 });
+
+test('isNetworkError: connection codes and nested causes', () => {
+  assert.ok(isNetworkError(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
+  assert.ok(
+    isNetworkError(
+      new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }) }),
+    ),
+  );
+  assert.ok(
+    isNetworkError(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'ETIMEDOUT' }) })),
+  );
+  assert.ok(!isNetworkError(new Error('AccessDenied')));
+  assert.ok(!isNetworkError('ECONNRESET'));
+});
+
+// The Teleport version lookup (GET /webapi/find) retries by classifyHttp.
+test('5xx, 429 and network failures are retried; other answers are not', () => {
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 502, '')), 'retry');
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 429, '')), 'retry');
+  assert.equal(classifyHttp(new HttpStatusError('GET', 'https://t/webapi/find', 404, 'not found')), 'fail');
+  assert.equal(
+    classifyHttp(
+      new Error('GET https://t failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }),
+    ),
+    'retry',
+  );
+  assert.equal(classifyHttp(new Error('other')), 'fail');
+  assert.equal(
+    new HttpStatusError('GET', 'https://t/webapi/find', 503, 'down').message,
+    'GET https://t/webapi/find answered HTTP 503: down',
+  );
+});

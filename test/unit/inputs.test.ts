@@ -196,4 +196,16 @@ describe('inputs', () => {
       (error: Error) => error.message.length < 600 && /100000 chars/.test(error.message),
     );
   });
+
+  test('the secondary region must be another region than aws-region', async () => {
+    const read = await inputReader({
+      service: 'svc',
+      'aws-region-secondary': 'us-west-2',
+      'ecr-registry-secondary': '515260921971.dkr.ecr.us-west-2.amazonaws.com',
+    });
+    assert.throws(
+      () => readInputs(read),
+      /input 'aws-region-secondary' is "us-west-2": is 'aws-region' itself/,
+    );
+  });
 });

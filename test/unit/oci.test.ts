@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -11,6 +10,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HttpStatusError } from '../../src/http.ts';
 import { MEDIA_TYPES, OciClient, type OciClientOptions, RegistryError } from '../../src/oci.ts';
+import { sha } from '../support/digest.ts';
 import { makeTls } from '../world/tls.ts';
 
 // TLS trust (NODE_EXTRA_CA_CERTS) is read once at process start, as in the action; so this file makes a CA
@@ -67,7 +67,6 @@ interface TestServer {
   handle: Handler;
 }
 
-const sha = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const AUTH = Buffer.from('AWS:secret-password').toString('base64');
 
 function registryError(res: ServerResponse, status: number, code: string, message = code.toLowerCase()) {

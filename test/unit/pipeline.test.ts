@@ -4,21 +4,10 @@ import type { Context } from '../../src/context.ts';
 import { LogFloor } from '../../src/log.ts';
 import { runPipeline, type Stage, StageFailure, type Timing } from '../../src/pipeline.ts';
 import { sleep } from '../../src/retry.ts';
+import { fakeContext } from '../support/context.ts';
 import { MemorySink } from '../support/log.ts';
 
 const quiet = () => new LogFloor(new MemorySink());
-
-function context(abort: AbortController): Context {
-  return {
-    inputs: {} as Context['inputs'],
-    runner: {} as Context['runner'],
-    root: '/nonexistent',
-    signal: abort.signal,
-    results: {},
-    facts: [],
-    outputs: new Map(),
-  };
-}
 
 // Stage names are typed by the Results registry; tests use free names.
 const s = (def: {
@@ -43,7 +32,7 @@ const s = (def: {
 
 test('pipeline: dependencies run first; independent stages overlap', async () => {
   const abort = new AbortController();
-  const ctx = context(abort);
+  const ctx = await fakeContext({ signal: abort.signal });
   const timings: Timing[] = [];
   await runPipeline(
     ctx,
@@ -60,10 +49,11 @@ test('pipeline: dependencies run first; independent stages overlap', async () =>
 
 test('pipeline: a failure names its stage, aborts the rest and leaves dependents not run', async () => {
   const abort = new AbortController();
+  const ctx = await fakeContext({ signal: abort.signal });
   const timings: Timing[] = [];
   await assert.rejects(
     runPipeline(
-      context(abort),
+      ctx,
       [
         s({ name: 'quick', fail: true }),
         s({ name: 'slow', ms: 5000 }),
@@ -85,9 +75,10 @@ test('pipeline: a failure names its stage, aborts the rest and leaves dependents
 
 test('pipeline: a skipped stage skips what needs it, but not what only runs after it', async () => {
   const abort = new AbortController();
+  const ctx = await fakeContext({ signal: abort.signal });
   const timings: Timing[] = [];
   await runPipeline(
-    context(abort),
+    ctx,
     [
       s({ name: 'sign', skip: 'sign: false' }),
       s({ name: 'needs-sign', needs: ['sign'] }),
@@ -106,46 +97,9 @@ test('pipeline: a skipped stage skips what needs it, but not what only runs afte
 
 test('pipeline: an unknown dependency is a programming error', async () => {
   const abort = new AbortController();
+  const ctx = await fakeContext({ signal: abort.signal });
   await assert.rejects(
-    runPipeline(context(abort), [s({ name: 'a', needs: ['ghost'] })], abort, [], quiet()),
+    runPipeline(ctx, [s({ name: 'a', needs: ['ghost'] })], abort, [], quiet()),
     /unknown stage 'ghost'/,
   );
-});
-
-test('log floor: overlapping stages each get one whole group', async () => {
-  const sink = new MemorySink();
-  const floor = new LogFloor(sink);
-  const a = floor.open('a');
-  const b = floor.open('b');
-  a.info('a1');
-  b.info('b1');
-  a.info('a2');
-  b.info('b2');
-  b.close(); // b ended first but waits for the floor
-  a.info('a3');
-  a.close();
-  assert.deepEqual(sink.lines, [
-    '::group::a',
-    'a1',
-    'a2',
-    'a3',
-    '::endgroup::',
-    '::group::b',
-    'b1',
-    'b2',
-    '::endgroup::',
-  ]);
-});
-
-test('log floor: a waiting stage that is still running takes the floor and goes on live', () => {
-  const sink = new MemorySink();
-  const floor = new LogFloor(sink);
-  const a = floor.open('a');
-  const b = floor.open('b');
-  b.info('b1');
-  a.close();
-  b.info('b2');
-  assert.deepEqual(sink.lines, ['::group::a', '::endgroup::', '::group::b', 'b1', 'b2']);
-  b.close();
-  assert.equal(sink.lines.at(-1), '::endgroup::');
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isNetworkError } from '../../src/http.ts';
 import { retry } from '../../src/retry.ts';
 
 const noSleep = () => {
@@ -108,18 +107,4 @@ test('retry: an abort stops the wait', async () => {
   );
   abort.abort(new Error('cancelled'));
   await assert.rejects(run, /cancelled|x/);
-});
-
-test('isNetworkError: connection codes and nested causes', () => {
-  assert.ok(isNetworkError(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
-  assert.ok(
-    isNetworkError(
-      new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }) }),
-    ),
-  );
-  assert.ok(
-    isNetworkError(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'ETIMEDOUT' }) })),
-  );
-  assert.ok(!isNetworkError(new Error('AccessDenied')));
-  assert.ok(!isNetworkError('ECONNRESET'));
 });

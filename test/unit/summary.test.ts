@@ -3,13 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { Context } from '../../src/context.ts';
-import { readInputs } from '../../src/inputs.ts';
 import type { Timing } from '../../src/pipeline.ts';
 import { writeSummary } from '../../src/summary.ts';
 import type { Graph } from '../../src/timeline.ts';
 import { timingsFromSummary } from '../bench/measure.ts';
-import { inputReader } from '../support/inputs.ts';
+import { fakeContext } from '../support/context.ts';
 
 const t = (stage: string, status: Timing['status'], start: number, end: number, note?: string) =>
   ({ stage, status, start, end, ...(note ? { note } : {}) }) as Timing;
@@ -24,11 +22,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 /** The summary writeSummary leaves in GITHUB_STEP_SUMMARY for these timings. */
 async function summaryOf(timings: Timing[], graph: Graph): Promise<string> {
   await writeFile(file, '');
-  const ctx = {
-    inputs: readInputs(await inputReader({ service: 'svc' })),
-    facts: [],
-    outputs: new Map([['version', '1.2.3']]),
-  } as unknown as Context;
+  const ctx = await fakeContext({ outputs: { version: '1.2.3' } });
   await writeSummary(ctx, timings, undefined, graph);
   return readFile(file, 'utf8');
 }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { parse } from 'yaml';
-import type { Inputs } from '../../src/inputs.ts';
 import { readSvid, tbotConfig, tbotEnv } from '../../src/tbot.ts';
+import { fakeContext } from '../support/context.ts';
 
 let dir: string;
 before(async () => {
@@ -21,12 +21,14 @@ const jwt = (aud: string, expiresIn: number) =>
     .sign(privateKey);
 
 test('the tbot config is the contract v2 config', async () => {
-  const inputs = {
-    teleportFqdn: 'teleport.example.com:443',
-    teleportToken: 'image-push-github-actions-svc',
-    teleportWorkloadIdentity: 'image-push',
-  } as Inputs;
-  assert.deepEqual(parse(tbotConfig({ inputs }, '/private/identity')), {
+  const ctx = await fakeContext({
+    inputs: {
+      'teleport-fqdn': 'teleport.example.com:443',
+      'teleport-token': 'image-push-github-actions-svc',
+      'teleport-workload-identity': 'image-push',
+    },
+  });
+  assert.deepEqual(parse(tbotConfig(ctx, '/private/identity')), {
     version: 'v2',
     proxy_server: 'teleport.example.com:443',
     oneshot: true,

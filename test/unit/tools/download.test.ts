@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { download } from '../../src/tools/download.ts';
+import { download } from '../../../src/tools/download.ts';
 
 const BODY = Buffer.from('the release asset\n'.repeat(1000));
 /** What the server does with each request, in order; then it serves BODY. */

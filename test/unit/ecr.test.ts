@@ -7,7 +7,14 @@ import {
   RepositoryNotFoundException,
   ServerException,
 } from '@aws-sdk/client-ecr';
-import { Ecr, type EcrRegistry, fixCommand, judgeRepository, tagMutable } from '../../src/ecr.ts';
+import {
+  Ecr,
+  type EcrRegistry,
+  fixCommand,
+  judgeRepository,
+  parseAuthorizationToken,
+  tagMutable,
+} from '../../src/ecr.ts';
 import { RecordingLog } from '../support/log.ts';
 
 const repo = (mutability: string, filters: string[] = []): Repository => ({
@@ -144,5 +151,20 @@ describe('Ecr.image', () => {
     assert.equal(calls, 2);
     assert.ok('digest' in found);
     assert.match(log.of('info')[0]?.message ?? '', /DescribeImages app:1\.2\.3: attempt 1 failed/);
+  });
+});
+
+describe('parseAuthorizationToken', () => {
+  test('the ECR token splits into user and password at the first colon', () => {
+    const token = Buffer.from('AWS:pass:with:colons').toString('base64');
+    assert.deepEqual(parseAuthorizationToken(token), { user: 'AWS', password: 'pass:with:colons' });
+    assert.throws(
+      () => parseAuthorizationToken(Buffer.from('no-colon').toString('base64')),
+      /not base64 user:password/,
+    );
+    assert.throws(
+      () => parseAuthorizationToken(Buffer.from('AWS:').toString('base64')),
+      /not base64 user:password/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  type CosignRun,
   classifyVerify,
   classifyVerifyFailure,
   cosignEnv,
@@ -8,146 +9,18 @@ import {
   legacyFormatFlags,
   parseSubjects,
   signArgs,
+  signatureLayers,
   VerifyFailure,
   type VerifyOutcome,
   verifyArgs,
+  verifyConclusively,
   verifyWithBackoff,
 } from '../../src/cosign.ts';
-import { ActionError, describeError } from '../../src/errors.ts';
-import { readSigningToken, requestSigningToken, signerIdentity } from '../../src/signer.ts';
-import { expectedIdentity, identityConflict } from '../../src/stages/sign.ts';
+import { sha } from '../support/digest.ts';
+import { ISSUER, REF } from '../support/signing.ts';
 
-const ISSUER = 'https://token.actions.githubusercontent.com';
-const GITHUB = 'https://github.com';
-const REF = 'maestra-io/sample-service/.github/workflows/release.yml@refs/tags/1.2.3';
 const ARTIFACT = `registry.example/sample-service-manifests@sha256:${'a'.repeat(64)}`;
 const target = { artifact: ARTIFACT, identity: `https://github.com/${REF}`, issuer: ISSUER };
-
-const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const jwt = (claims: object) => `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.c2lnbmF0dXJl`;
-const inFiveMinutes = () => Math.floor(Date.now() / 1000) + 300;
-
-describe('signer identity', () => {
-  test('is <GITHUB_SERVER_URL>/<job_workflow_ref> from the token claims', () => {
-    assert.equal(signerIdentity({ job_workflow_ref: REF }, GITHUB), `https://github.com/${REF}`);
-    const reusable = 'maestra-io/workflows/.github/workflows/bake.yml@refs/heads/main';
-    assert.equal(signerIdentity({ job_workflow_ref: reusable }, GITHUB), `https://github.com/${reusable}`);
-    assert.equal(
-      signerIdentity({ job_workflow_ref: REF }, 'https://ghe.example'),
-      `https://ghe.example/${REF}`,
-    );
-  });
-
-  test('a token without a usable job_workflow_ref says to set certificate-identity', () => {
-    for (const claims of [
-      {},
-      { job_workflow_ref: '' },
-      { job_workflow_ref: 42 },
-      { job_workflow_ref: 'a b' },
-    ]) {
-      assert.throws(
-        () => signerIdentity(claims, GITHUB),
-        (error: unknown) =>
-          error instanceof ActionError &&
-          /job_workflow_ref/.test(error.message) &&
-          /certificate-identity/.test(error.hint ?? ''),
-      );
-    }
-  });
-
-  test('readSigningToken checks audience sigstore and expiry and derives the identity', () => {
-    const token = jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF });
-    const read = readSigningToken(token, GITHUB);
-    assert.equal(read.identity, `https://github.com/${REF}`);
-    assert.equal(read.token, token);
-    assert.equal(read.issuer, ISSUER);
-    assert.ok(read.expiresAt.getTime() > Date.now());
-    assert.throws(
-      () =>
-        readSigningToken(
-          jwt({ aud: 'sts.amazonaws.com', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
-          GITHUB,
-        ),
-      /unusable: its audience is "sts\.amazonaws\.com", not sigstore/,
-    );
-    assert.throws(
-      () => readSigningToken(jwt({ aud: 'sigstore', iss: ISSUER, exp: 1, job_workflow_ref: REF }), GITHUB),
-      /unusable: it expired/,
-    );
-    assert.throws(
-      () => readSigningToken(jwt({ aud: 'sigstore', exp: inFiveMinutes(), job_workflow_ref: REF }), GITHUB),
-      /unusable: it has no iss claim/,
-    );
-  });
-
-  test('a failed token request says which permission is missing, without the error hiding', async () => {
-    await assert.rejects(
-      requestSigningToken(GITHUB, async () => {
-        throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-      }),
-      (error: unknown) => {
-        const line = describeError(error);
-        return (
-          /OIDC token/.test(line) && /ACTIONS_ID_TOKEN_REQUEST_URL/.test(line) && /id-token: write/.test(line)
-        );
-      },
-    );
-  });
-
-  test('certificate-identity wins over the token; without it the token decides', () => {
-    const token = readSigningToken(
-      jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
-      GITHUB,
-    );
-    assert.equal(
-      expectedIdentity('https://github.com/o/r/.github/workflows/x.yml@refs/heads/main', token),
-      'https://github.com/o/r/.github/workflows/x.yml@refs/heads/main',
-    );
-    assert.equal(expectedIdentity(undefined, token), token.identity);
-  });
-
-  test('a certificate-identity this run cannot sign as is refused before signing, with GitHub as issuer', () => {
-    const token = readSigningToken(
-      jwt({ aud: 'sigstore', iss: ISSUER, exp: inFiveMinutes(), job_workflow_ref: REF }),
-      GITHUB,
-    );
-    assert.equal(identityConflict(token.identity, ISSUER, token, 'x'), undefined);
-    const wrong = 'https://github.com/maestra-io/other/.github/workflows/release.yml@refs/heads/main';
-    const conflict = identityConflict(wrong, ISSUER, token, 'the artifact has no signature by it');
-    assert.ok(conflict);
-    assert.match(
-      conflict.message,
-      new RegExp(`expects ${wrong}, but this run would sign as ${token.identity.replace(/[.]/g, '\\.')}`),
-    );
-    assert.match(conflict.hint ?? '', /certificate-identity/);
-    // The certificate's issuer is always the token's: expecting another can never verify.
-    const issuer = identityConflict(token.identity, 'https://issuer.example', token, 'it is unsigned');
-    assert.match(
-      issuer?.message ?? '',
-      /expects https:\/\/issuer\.example, but this run's OIDC token is issued by https:\/\/token\.actions/,
-    );
-    assert.match(issuer?.hint ?? '', /certificate-oidc-issuer/);
-    // GitHub Enterprise Server: the identity is under its own URL, and is checked the same way.
-    const ghes = readSigningToken(
-      jwt({
-        aud: 'sigstore',
-        iss: 'https://ghe.example/_services/token',
-        exp: inFiveMinutes(),
-        job_workflow_ref: REF,
-      }),
-      'https://ghe.example',
-    );
-    assert.equal(ghes.identity, `https://ghe.example/${REF}`);
-    assert.equal(
-      identityConflict(ghes.identity, 'https://ghe.example/_services/token', ghes, 'x'),
-      undefined,
-    );
-    assert.match(
-      identityConflict(wrong, 'https://ghe.example/_services/token', ghes, 'x')?.message ?? '',
-      /but this run would sign as https:\/\/ghe\.example\//,
-    );
-  });
-});
 
 describe('cosign command lines', () => {
   test('v2 keeps the tag format by default and takes no format flags; v3 is told to keep it', () => {
@@ -354,5 +227,68 @@ describe('verify with backoff', () => {
     );
     assert.ok(clock <= 120_000, `waited ${clock} ms`);
     assert.ok(calls >= 5 && calls <= 10, `${calls} attempts`);
+  });
+});
+
+describe('the check before signing', () => {
+  // Its own target, apart from the one the sign and verify cases share.
+  const target = {
+    artifact: `registry.example/svc-manifests@sha256:${'a'.repeat(64)}`,
+    identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/tags/1.2.3',
+    issuer: 'https://token.actions.githubusercontent.com',
+  };
+  const unused = {} as CosignRun;
+  const noWait = { sleep: async () => {} };
+  const sequence = (...outcomes: VerifyOutcome[]) => {
+    let calls = 0;
+    const verify = async () => outcomes[Math.min(calls++, outcomes.length - 1)] as VerifyOutcome;
+    return { verify, calls: () => calls };
+  };
+
+  test('asks again while cosign cannot look, and returns the first definite answer', async () => {
+    const s = sequence(
+      { kind: 'failed', code: 1, timedOut: true, stderr: '' },
+      { kind: 'failed', code: 1, timedOut: false, stderr: 'connection reset' },
+      { kind: 'verified' },
+    );
+    assert.deepEqual(await verifyConclusively(unused, target, noWait, s.verify), { kind: 'verified' });
+    assert.equal(s.calls(), 3);
+  });
+
+  test('"no signatures" is definite: it is returned at once', async () => {
+    const s = sequence({ kind: 'no-signatures', stderr: '' });
+    assert.equal((await verifyConclusively(unused, target, noWait, s.verify)).kind, 'no-signatures');
+    assert.equal(s.calls(), 1);
+  });
+
+  test('never conclusive: fails saying nothing was signed and that a re-run is safe', async () => {
+    const s = sequence({ kind: 'failed', code: 1, timedOut: false, stderr: 'registry 503' });
+    await assert.rejects(
+      verifyConclusively(unused, target, noWait, s.verify),
+      (error: Error & { hint?: string }) => {
+        assert.match(
+          error.message,
+          /^cannot tell whether \S+ is already signed: cosign verify .* failed \(exit 1\)/,
+        );
+        assert.match(error.hint ?? '', /nothing was signed; re-run the job/);
+        return true;
+      },
+    );
+    assert.equal(s.calls(), 3);
+  });
+});
+
+describe('signature layers', () => {
+  test('signatures are told apart by payload and signature, since every signature of a digest has the same payload', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        layers: [
+          { digest: sha('payload'), annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ1' } },
+          { digest: sha('payload'), annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ2' } },
+        ],
+      }),
+    );
+    assert.deepEqual(signatureLayers(body), [`${sha('payload')} MEUCIQ1`, `${sha('payload')} MEUCIQ2`]);
+    assert.deepEqual(signatureLayers(Buffer.from('{}')), []);
   });
 });

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { resolveBakeDir } from '../../src/stages/checkout.ts';
-import { type BakeOptions, bake, chartFindings } from '../../src/stages/substitute.ts';
-import { RecordingLog } from '../support/log.ts';
+import { describe, test } from 'node:test';
+import { type BakeOptions, bake, chartFindings } from '../../../src/stages/substitute.ts';
+import { RecordingLog } from '../../support/log.ts';
+import { sourceAndTarget, tempDirs } from '../../support/tree.ts';
 
 const P = '${APP_PACKAGE_VERSION_TO_BE_REPLACED}';
 const options: BakeOptions = {
@@ -19,22 +18,8 @@ const options: BakeOptions = {
   displayPrefix: 'kustomization',
 };
 
-const roots: string[] = [];
-after(() => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
-
-async function tree(files: Record<string, string | Buffer>): Promise<{ source: string; target: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'bake-sub-'));
-  roots.push(root);
-  const source = join(root, 'src');
-  const target = join(root, 'out');
-  await mkdir(source);
-  await mkdir(target);
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(join(source, path, '..'), { recursive: true });
-    await writeFile(join(source, path), content);
-  }
-  return { source, target };
-}
+const tempDir = tempDirs('bake-sub-');
+const tree = async (files: Record<string, string | Buffer>) => sourceAndTarget(await tempDir(), files);
 
 describe('substitute', () => {
   test('replaces the placeholder in yaml and yml files, counts per file, leaves the brace-less mention', async () => {
@@ -173,20 +158,5 @@ describe('substitute', () => {
   test('an empty tree is refused', async () => {
     const { source, target } = await tree({});
     await assert.rejects(bake(source, target, options, new RecordingLog()), /holds no files/);
-  });
-});
-
-describe('bake-path', () => {
-  test('resolves a directory inside the tree', async () => {
-    const { source } = await tree({ 'k/a.yaml': 'a: 1\n' });
-    assert.equal(await resolveBakeDir(source, 'k'), join(source, 'k'));
-  });
-
-  test('refuses a missing path, a file, and a symlink that escapes the tree', async () => {
-    const { source } = await tree({ 'k/a.yaml': 'a: 1\n' });
-    await symlink('/etc', join(source, 'escape'));
-    await assert.rejects(resolveBakeDir(source, 'missing'), /does not exist/);
-    await assert.rejects(resolveBakeDir(source, 'k/a.yaml'), /is not a directory/);
-    await assert.rejects(resolveBakeDir(source, 'escape'), /leads outside the checked-out tree/);
   });
 });

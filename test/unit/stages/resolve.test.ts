@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DIRECT } from '../../src/proxy.ts';
-import type { Runner } from '../../src/runner.ts';
-import { resolveVersion } from '../../src/stages/resolve.ts';
+import type { Runner } from '../../../src/runner.ts';
+import { resolveVersion } from '../../../src/stages/resolve.ts';
+import { fakeRunner } from '../../support/context.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bake-resolve-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -14,22 +14,15 @@ async function runner(options: { ref?: string; event?: string; payload?: unknown
   const eventPath = join(dir, `${Math.random()}.json`);
   await writeFile(eventPath, JSON.stringify(options.payload ?? {}));
   const ref = options.ref;
-  return {
+  return fakeRunner({
     workspace: dir,
     temp: dir,
-    serverUrl: 'https://github.com',
     repository: 'maestra-io/x',
     ref,
     refName: ref?.replace(/^refs\/(tags|heads)\//, ''),
     eventName: options.event ?? 'push',
     eventPath,
-    sha: undefined,
-    runId: '1',
-    runAttempt: '1',
-    debug: false,
-    oidcRequestUrl: undefined,
-    proxies: DIRECT,
-  };
+  });
 }
 
 const dispatch = (tag: unknown) => ({ event: 'workflow_dispatch', payload: { inputs: { tag } } });

@@ -35,6 +35,51 @@ export class StageFailure extends Error {
 /** Declares a stage with its result type tied to its name. */
 export const stage = <N extends StageName>(definition: Stage<N>): Stage<N> => definition;
 
+/** What one pipeline run keeps while its stages run. */
+interface PipelineRun {
+  ctx: Context;
+  abort: AbortController;
+  timings: Timing[];
+  floor: LogFloor;
+  ended: Map<StageName, Timing['status']>;
+  failure: StageFailure | undefined;
+}
+
+const now = () => Math.round(performance.now());
+
+/** Runs one stage (or records why it is skipped); the first failure aborts the run through ctx.signal. */
+async function runOne(run: PipelineRun, s: Stage): Promise<void> {
+  const { ctx, timings, ended } = run;
+  // The stage's own reason (e.g. "dry run") says more than the dependency it would also miss.
+  const skippedNeed = s.needs.find((dep) => ended.get(dep) !== 'ok');
+  const reason = s.skip?.(ctx) ?? (skippedNeed ? `needs ${skippedNeed}, which did not run` : undefined);
+  const start = now();
+  if (reason !== undefined) {
+    timings.push({ stage: s.name, status: 'skipped', start, end: start, note: reason });
+    ended.set(s.name, 'skipped');
+    run.floor.sink.debug(`${s.name}: skipped (${reason})`);
+    return;
+  }
+  const log = run.floor.open(s.name);
+  try {
+    (ctx.results as Record<string, unknown>)[s.name] = await s.run(ctx, log);
+    const end = now();
+    log.debug(`${s.name} took ${end - start} ms`);
+    timings.push({ stage: s.name, status: 'ok', start, end });
+    ended.set(s.name, 'ok');
+  } catch (error) {
+    timings.push({ stage: s.name, status: 'failed', start, end: now() });
+    ended.set(s.name, 'failed');
+    if (!run.failure && !ctx.signal.aborted) {
+      run.failure = new StageFailure(s.name, error);
+      log.info(`✗ ${run.failure.message}`);
+      run.abort.abort(run.failure);
+    }
+  } finally {
+    log.close();
+  }
+}
+
 /**
  * Runs every stage as soon as what it depends on has ended, so independent stages overlap.
  * The first failure aborts the rest (through ctx.signal) and is thrown as a StageFailure.
@@ -52,50 +97,16 @@ export async function runPipeline(
       if (!byName.has(dep)) throw new Error(`internal: stage '${s.name}' depends on unknown stage '${dep}'`);
     }
   }
-  const ended = new Map<StageName, Timing['status']>();
+  const run: PipelineRun = { ctx, abort, timings, floor, ended: new Map(), failure: undefined };
   const running = new Map<StageName, Promise<void>>();
-  let failure: StageFailure | undefined;
-  const now = () => Math.round(performance.now());
-
-  const runOne = async (s: Stage): Promise<void> => {
-    // The stage's own reason (e.g. "dry run") says more than the dependency it would also miss.
-    const skippedNeed = s.needs.find((dep) => ended.get(dep) !== 'ok');
-    const reason = s.skip?.(ctx) ?? (skippedNeed ? `needs ${skippedNeed}, which did not run` : undefined);
-    const start = now();
-    if (reason !== undefined) {
-      timings.push({ stage: s.name, status: 'skipped', start, end: start, note: reason });
-      ended.set(s.name, 'skipped');
-      floor.sink.debug(`${s.name}: skipped (${reason})`);
-      return;
-    }
-    const log = floor.open(s.name);
-    try {
-      (ctx.results as Record<string, unknown>)[s.name] = await s.run(ctx, log);
-      const end = now();
-      log.debug(`${s.name} took ${end - start} ms`);
-      timings.push({ stage: s.name, status: 'ok', start, end });
-      ended.set(s.name, 'ok');
-    } catch (error) {
-      timings.push({ stage: s.name, status: 'failed', start, end: now() });
-      ended.set(s.name, 'failed');
-      if (!failure && !ctx.signal.aborted) {
-        failure = new StageFailure(s.name, error);
-        log.info(`✗ ${failure.message}`);
-        abort.abort(failure);
-      }
-    } finally {
-      log.close();
-    }
-  };
-
-  while (ended.size < stages.length) {
-    if (!failure && !ctx.signal.aborted) {
+  while (run.ended.size < stages.length) {
+    if (!run.failure && !ctx.signal.aborted) {
       for (const s of stages) {
-        if (ended.has(s.name) || running.has(s.name)) continue;
-        if ([...s.needs, ...(s.after ?? [])].every((dep) => ended.has(dep))) {
+        if (run.ended.has(s.name) || running.has(s.name)) continue;
+        if ([...s.needs, ...(s.after ?? [])].every((dep) => run.ended.has(dep))) {
           running.set(
             s.name,
-            runOne(s).finally(() => running.delete(s.name)),
+            runOne(run, s).finally(() => running.delete(s.name)),
           );
         }
       }
@@ -104,9 +115,9 @@ export async function runPipeline(
     await Promise.race(running.values());
   }
   for (const s of stages) {
-    if (!ended.has(s.name)) timings.push({ stage: s.name, status: 'not run', start: 0, end: 0 });
+    if (!run.ended.has(s.name)) timings.push({ stage: s.name, status: 'not run', start: 0, end: 0 });
   }
-  if (failure) throw failure;
+  if (run.failure) throw run.failure;
   // Aborted from outside (the job was cancelled) with no stage failing first: the reason is the failure.
   if (ctx.signal.aborted) throw ctx.signal.reason;
 }

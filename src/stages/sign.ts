@@ -140,6 +140,67 @@ async function signWithRetries(
   }
 }
 
+/** The run's OIDC token for Sigstore: asked for when first needed, and again only when near its expiry. */
+function signingTokens(ctx: Context, log: Log): () => Promise<SigningToken> {
+  let token: SigningToken | undefined;
+  return async () => {
+    if (!token || token.expiresAt.getTime() - Date.now() < TOKEN_MARGIN_MS) {
+      token = await requestSigningToken(ctx.runner.serverUrl, (audience) =>
+        fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
+      );
+    }
+    return token;
+  };
+}
+
+/** cosign with this run's registry login, and whether the digest's signature tag exists (asked at once). */
+async function cosignForRun(ctx: Context, log: Log, digest: string) {
+  const installed = need(ctx, 'install-cosign');
+  const registry = await need(ctx, 'login').fresh(log);
+  const sigTag = signatureTag(digest);
+  // When the registry cannot tell, cosign looks.
+  const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, registry.authorization)
+    .headManifest(ctx.inputs.repository, sigTag)
+    .then(
+      (head) => head !== undefined,
+      () => true,
+    );
+  const cosign: CosignRun = {
+    path: installed.path,
+    version: installed.version,
+    env: cosignEnv(toolEnv(registry.dockerConfig)),
+    signal: ctx.signal,
+    timeoutMs: VERIFY_TIMEOUT_MS,
+  };
+  return { cosign, sigTag, tagged };
+}
+
+/**
+ * What the artifact's signatures say before signing. Without a `sha256-<hex>.sig` tag there is none to find: one
+ * registry request instead of a cosign run on every fresh push. Otherwise only a definite answer counts: a
+ * verify that failed to look could hide a signature.
+ */
+async function lookBeforeSigning(
+  ctx: Context,
+  log: Log,
+  run: Awaited<ReturnType<typeof cosignForRun>>,
+  target: VerifyTarget,
+): Promise<VerifyOutcome> {
+  if (!(await run.tagged)) {
+    log.info(`not signed yet: no tag ${run.sigTag} in ${ctx.inputs.repository}`);
+    return { kind: 'no-signatures', stderr: '' };
+  }
+  const outcome = await verifyConclusively(run.cosign, target, {
+    signal: ctx.signal,
+    onRetry: (error, n, ms) =>
+      log.info(
+        `attempt ${n}: ${error instanceof Error ? error.message : String(error)}; retrying in ${ms} ms`,
+      ),
+  });
+  if (outcome.kind !== 'verified') log.info(`not signed yet: ${describeVerify(outcome, target)}`);
+  return outcome;
+}
+
 export const sign = stage({
   name: 'sign',
   needs: ['push', 'login'],
@@ -154,87 +215,46 @@ export const sign = stage({
       ctx.facts.push({ label: 'signature', value: ['⚠️ not signed (', code('sign: false'), ')'] });
       return { enabled: false };
     }
-    const installed = need(ctx, 'install-cosign');
     const { artifact, digest } = need(ctx, 'push');
-    // Without a `sha256-<hex>.sig` tag cosign has no signature to find: one registry request instead of a
-    // cosign run on every fresh push. Asked alongside the token; when it cannot tell, cosign looks.
-    const sigTag = signatureTag(digest);
-    const registry = await need(ctx, 'login').fresh(log);
-    const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, registry.authorization)
-      .headManifest(ctx.inputs.repository, sigTag)
-      .then(
-        (head) => head !== undefined,
-        () => true,
-      );
-    const cosign: CosignRun = {
-      path: installed.path,
-      version: installed.version,
-      env: cosignEnv(toolEnv(registry.dockerConfig)),
-      signal: ctx.signal,
-      timeoutMs: VERIFY_TIMEOUT_MS,
-    };
-    // Requested when first needed (the identity may come from it), and again only when near its expiry.
-    let token: SigningToken | undefined;
-    const signingToken = async () => {
-      if (!token || token.expiresAt.getTime() - Date.now() < TOKEN_MARGIN_MS) {
-        token = await requestSigningToken(ctx.runner.serverUrl, (audience) =>
-          fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
-        );
-      }
-      return token;
-    };
-    if (ctx.inputs.certificateIdentity === undefined) await signingToken();
+    const run = await cosignForRun(ctx, log, digest);
+    const signingToken = signingTokens(ctx, log);
     const target: VerifyTarget = {
       artifact,
-      identity: expectedIdentity(ctx.inputs.certificateIdentity, token),
+      identity: expectedIdentity(
+        ctx.inputs.certificateIdentity,
+        ctx.inputs.certificateIdentity === undefined ? await signingToken() : undefined,
+      ),
       issuer: ctx.inputs.certificateOidcIssuer,
     };
     ctx.facts.push(
       { label: 'signer identity', value: code(target.identity) },
       { label: 'signer issuer', value: code(target.issuer) },
     );
-
-    // Only a definite "not signed by it" leads to a signature: a verify that failed to look could hide one.
-    const unsigned = !(await tagged);
-    const before: VerifyOutcome = unsigned
-      ? { kind: 'no-signatures', stderr: '' }
-      : await verifyConclusively(cosign, target, {
-          signal: ctx.signal,
-          onRetry: (error, n, ms) =>
-            log.info(
-              `attempt ${n}: ${error instanceof Error ? error.message : String(error)}; retrying in ${ms} ms`,
-            ),
-        });
+    const before = await lookBeforeSigning(ctx, log, run, target);
     if (before.kind === 'verified') {
       log.info(`✔ ${artifact} is already signed by ${target.identity}; no new signature written`);
       ctx.facts.push({ label: 'signature', value: 'already signed' });
       return { enabled: true, identity: target.identity, issuer: target.issuer, signedNow: false };
     }
-    log.info(
-      `not signed yet: ${unsigned ? `no tag ${sigTag} in ${ctx.inputs.repository}` : describeVerify(before, target)}`,
-    );
 
     const signer = await signingToken();
-    const conflict = identityConflict(
-      target.identity,
-      target.issuer,
-      signer,
+    const found =
       before.kind === 'mismatch'
         ? `the artifact is signed only by ${before.subjects.join(', ')}`
-        : 'the artifact has no signature by it',
-    );
+        : 'the artifact has no signature by it';
+    const conflict = identityConflict(target.identity, target.issuer, signer, found);
     if (conflict) throw conflict;
-    const signedNow = await signWithRetries(
+    const outcome = await signWithRetries(
       ctx,
       log,
       async () => {
         // Each attempt with a live token and registry login: retries can outlast either.
         await need(ctx, 'login').fresh(log);
-        await cosignSign(ctx, log, cosign, artifact, await signingToken());
+        await cosignSign(ctx, log, run.cosign, artifact, await signingToken());
       },
-      async () => (await verifyConclusively(cosign, target, { signal: ctx.signal })).kind === 'verified',
+      async () => (await verifyConclusively(run.cosign, target, { signal: ctx.signal })).kind === 'verified',
     );
-    if (signedNow === 'found') {
+    if (outcome === 'found') {
       log.warning(
         `cosign sign reported a failure, but ${artifact} is signed by ${target.identity}; continuing`,
       );

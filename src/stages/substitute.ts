@@ -87,6 +87,62 @@ export function chartFindings(text: string, floors: readonly ChartFloor[], file:
 }
 
 /**
+ * One file's text after substitution (YAML files only), with what is wrong in it: a placeholder that survived,
+ * a forbidden pattern. `file` is the path the annotations name.
+ */
+export function bakeText(
+  original: string,
+  yaml: boolean,
+  file: string,
+  options: Pick<BakeOptions, 'version' | 'forbiddenPatterns'>,
+): { text: string; replaced: number; errors: Finding[] } {
+  const replaced = yaml ? occurrences(original, PLACEHOLDER).length : 0;
+  const text = replaced > 0 ? original.split(PLACEHOLDER).join(options.version) : original;
+  const errors: Finding[] = [];
+  for (const offset of occurrences(text, PLACEHOLDER)) {
+    const line = lineOf(text, offset);
+    errors.push({
+      file,
+      line,
+      message: `${file}:${line} still holds ${PLACEHOLDER}; only *.yaml and *.yml files are substituted. Rename the file or drop the placeholder.`,
+    });
+  }
+  for (const pattern of options.forbiddenPatterns) {
+    for (const offset of occurrences(text, pattern)) {
+      const line = lineOf(text, offset);
+      errors.push({
+        file,
+        line,
+        message: `${file}:${line} mentions the forbidden ${JSON.stringify(pattern)}; point it at the current registry.`,
+      });
+    }
+  }
+  return { text, replaced, errors };
+}
+
+/** Fails with every problem found (the first five in the message, all as annotations), or when nothing was baked. */
+function refuseProblems(
+  errors: readonly Finding[],
+  files: readonly BakedFile[],
+  options: BakeOptions,
+  log: Log,
+) {
+  for (const { message, file, line } of errors) log.error(message, { file, line });
+  if (errors.length > 0) {
+    const shown = errors.slice(0, 5).map((e) => e.message);
+    const more = errors.length > 5 ? `\n… and ${errors.length - 5} more (see the annotations)` : '';
+    throw new ActionError(`the baked tree has ${errors.length} problem(s):\n${shown.join('\n')}${more}`, {
+      hint: 'fix the files in the repository and tag a new version',
+    });
+  }
+  if (files.length === 0) {
+    throw new ActionError(`bake-path '${options.displayPrefix}' holds no files`, {
+      hint: 'point `bake-path` at the kustomization directory',
+    });
+  }
+}
+
+/**
  * Copies `source` to `target`, substituting the placeholder in YAML files, and checks the result:
  * no placeholder left in any file, no forbidden pattern, no symlink or special file.
  * Chart floors below the minimum are warnings. Problems are annotated with file:line.
@@ -105,10 +161,10 @@ export async function bake(
     const entries = (await readdir(join(source, rel))).sort();
     for (const name of entries) {
       const path = rel === '' ? name : `${rel}/${name}`;
-      const from = join(source, path);
-      const info = await lstat(from);
+      const info = await lstat(join(source, path));
+      const mode = info.mode & 0o777;
       if (info.isDirectory()) {
-        await mkdir(join(target, path), { mode: info.mode & 0o777 });
+        await mkdir(join(target, path), { mode });
         await walk(path);
         continue;
       }
@@ -122,55 +178,23 @@ export async function bake(
         continue;
       }
       // latin1 maps every byte to one char and back, so non-UTF-8 bytes survive untouched.
-      let text = (await readFile(from)).toString('latin1');
-      let replaced = 0;
-      if (YAML_FILE.test(name)) {
-        replaced = occurrences(text, PLACEHOLDER).length;
-        if (replaced > 0) text = text.split(PLACEHOLDER).join(options.version);
-      }
-      for (const offset of occurrences(text, PLACEHOLDER)) {
-        const line = lineOf(text, offset);
-        errors.push({
-          file: at(path),
-          line,
-          message: `${at(path)}:${line} still holds ${PLACEHOLDER}; only *.yaml and *.yml files are substituted. Rename the file or drop the placeholder.`,
-        });
-      }
-      for (const pattern of options.forbiddenPatterns) {
-        for (const offset of occurrences(text, pattern)) {
-          const line = lineOf(text, offset);
-          errors.push({
-            file: at(path),
-            line,
-            message: `${at(path)}:${line} mentions the forbidden ${JSON.stringify(pattern)}; point it at the current registry.`,
-          });
-        }
-      }
-      if (YAML_FILE.test(name)) {
-        for (const { message, file, line } of chartFindings(text, options.chartFloors, at(path))) {
+      const original = (await readFile(join(source, path))).toString('latin1');
+      const yaml = YAML_FILE.test(name);
+      const baked = bakeText(original, yaml, at(path), options);
+      errors.push(...baked.errors);
+      if (yaml) {
+        for (const { message, file, line } of chartFindings(baked.text, options.chartFloors, at(path))) {
           log.warning(`${file}:${line}: ${message}`, { file, line });
         }
       }
-      await writeFile(join(target, path), Buffer.from(text, 'latin1'), { mode: info.mode & 0o777 });
-      await chmod(join(target, path), info.mode & 0o777);
-      files.push({ path, replaced });
+      await writeFile(join(target, path), Buffer.from(baked.text, 'latin1'), { mode });
+      await chmod(join(target, path), mode);
+      files.push({ path, replaced: baked.replaced });
     }
   };
 
   await walk('');
-  for (const { message, file, line } of errors) log.error(message, { file, line });
-  if (errors.length > 0) {
-    const shown = errors.slice(0, 5).map((e) => e.message);
-    const more = errors.length > 5 ? `\n… and ${errors.length - 5} more (see the annotations)` : '';
-    throw new ActionError(`the baked tree has ${errors.length} problem(s):\n${shown.join('\n')}${more}`, {
-      hint: 'fix the files in the repository and tag a new version',
-    });
-  }
-  if (files.length === 0) {
-    throw new ActionError(`bake-path '${options.displayPrefix}' holds no files`, {
-      hint: 'point `bake-path` at the kustomization directory',
-    });
-  }
+  refuseProblems(errors, files, options, log);
   return files;
 }
 

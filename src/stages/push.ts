@@ -3,6 +3,7 @@ import { type Context, code, need } from '../context.ts';
 import { deleteCommand } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
+import { parseJson } from '../http.ts';
 import {
   compareArtifact,
   type ExpectedArtifact,
@@ -110,12 +111,7 @@ async function fluxPush(
       }),
     };
   }
-  let digest: unknown;
-  try {
-    digest = (JSON.parse(result.stdout) as { digest?: unknown }).digest;
-  } catch {
-    digest = undefined;
-  }
+  const digest = (parseJson(result.stdout) as { digest?: unknown } | undefined)?.digest;
   if (typeof digest !== 'string' || !isDigest(digest)) {
     throw new ActionError(`flux push artifact printed no sha256 digest:\n${tail(result.stdout, 10)}`, {
       hint: `check that flux ${flux.version} supports --output json`,

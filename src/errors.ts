@@ -9,17 +9,23 @@ export class ActionError extends Error {
   }
 }
 
-/** One line: the message, the hint, and the causes that add information. */
+/**
+ * One line: the message and the causes that add information, then what to do: every hint along the chain, the
+ * outer first (a stage's "check the version" and, under it, a proxy's "it wants credentials" both help).
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
+  const hints: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 4; depth++) {
     const text = current instanceof Error ? current.message : String(current);
     if (text && !parts.some((part) => part.includes(text))) parts.push(text);
+    // A hint already in a message (a StageFailure quotes its cause whole) is not repeated.
+    const hint = current instanceof ActionError ? current.hint : undefined;
+    if (hint && !hints.includes(hint) && !parts.some((part) => part.includes(hint))) hints.push(hint);
     current = current instanceof Error ? current.cause : undefined;
   }
-  const hint = error instanceof ActionError && error.hint ? ` — ${error.hint}` : '';
-  return parts.join(': ') + hint;
+  return parts.join(': ') + (hints.length > 0 ? ` — ${hints.join('; ')}` : '');
 }
 
 /** Quotes a value for an error message, escaping control and non-ASCII characters so look-alikes show. */

@@ -3,13 +3,13 @@ import { type Context, code, need } from '../context.ts';
 import { deleteCommand } from '../ecr.ts';
 import { ActionError } from '../errors.ts';
 import { exec, tail } from '../exec.ts';
-import { parseJson } from '../http.ts';
 import {
   compareArtifact,
   type ExpectedArtifact,
   NotFluxArtifact,
   pullFluxArtifact,
 } from '../flux-artifact.ts';
+import { parseJson } from '../http.ts';
 import type { Log } from '../log.ts';
 import { isDigest, type OciClient, ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';

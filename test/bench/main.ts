@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { STAGES } from '../../src/stages/index.ts';
@@ -65,7 +65,10 @@ const requestCounts = (world: World): Record<Service, number> => {
   ) as Record<Service, number>;
 };
 
+const loadSamples: number[] = [];
+
 async function bake(world: World, repo: SampleRepo, scratch: string, version: string, toolCache: string) {
+  loadSamples.push(loadavg()[0] ?? Number.NaN);
   const before = requestCounts(world);
   const measured = await measure({
     dir: await mkdtemp(join(scratch, `run-${version}-`)),
@@ -190,6 +193,8 @@ const context = {
   bundleBytes: (await stat(join(ROOT, 'dist/index.js'))).size,
   postBytes: (await stat(join(ROOT, 'dist/post.js'))).size,
   stealPercent: stealPercent(cpuBefore, await cpuTimes()),
+  // The warm-up's reading is not one of the measured runs'.
+  loadSamples: loadSamples.slice(1),
 };
 const list = figures(context);
 print(context, list);

@@ -29,6 +29,8 @@ export interface Context {
   postBytes: number;
   /** Share of CPU time the host took from this machine (steal) while the runs ran, in %; absent off Linux. */
   stealPercent: number | undefined;
+  /** The 1-minute load average as each measured run started: what else this machine was doing. */
+  loadSamples: number[];
   /** Spawn to exit of an empty process of the action's node and of each tool, every sample taken. */
   startSamples: Record<keyof Starts, number[]>;
   /** Each scenario's lower bound, from the model, the stage graph and the median starts. */
@@ -220,7 +222,7 @@ export function print(context: Context, list: readonly Figure[]): void {
   console.log('\nrequests per run, per service:');
   for (const line of requestCheck(context)) console.log(line);
   console.log(
-    `\nmedians of ${context.runs.cold.length} runs each; the action on node ${context.node}, ${cpus().length} CPUs, load ${load}${context.stealPercent === undefined ? '' : `, ${context.stealPercent.toFixed(0)} % of CPU time taken by the host (steal)`}`,
+    `\nmedians of ${context.runs.cold.length} runs each; the action on node ${context.node}, ${cpus().length} CPUs, load ${Math.min(...context.loadSamples).toFixed(1)}–${Math.max(...context.loadSamples).toFixed(1)} as the runs started (${load} at the end)${context.stealPercent === undefined ? '' : `, ${context.stealPercent.toFixed(0)} % of CPU time taken by the host (steal)`}`,
   );
   if (!judged(context.node)) {
     console.log(
@@ -242,6 +244,7 @@ export function json(context: Context, list: readonly Figure[]): string {
       node: context.node,
       cpus: cpus().length,
       loadavg: loadavg(),
+      loadSamples: context.loadSamples,
       stealPercent: context.stealPercent,
       runs: context.runs.cold.length,
       model: LATENCY,

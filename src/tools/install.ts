@@ -51,7 +51,7 @@ interface Extracted {
  * several large programs). A damaged archive stops the extraction but not the download, whose checksum decides
  * which error is told.
  */
-export async function memberSink(member: string, to: string): Promise<Sink<Extracted>> {
+async function memberSink(member: string, to: string): Promise<Sink<Extracted>> {
   let copies = 0;
   let problem: unknown;
   let out: WriteStream | undefined;

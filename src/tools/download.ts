@@ -20,47 +20,87 @@ export const DOWNLOAD_STALL_MS = 30_000;
 const DOWNLOAD_REDIRECTS = 5;
 
 /**
- * One GET streamed to `dest` (created owner-only; an existing file is an error), hashed as the bytes pass
- * rather than read back after (a Teleport bundle is ~150 MB). Returns the sha256 in hex.
+ * Where the body of one download attempt goes as it arrives. A new one is opened for every attempt, so a retry
+ * starts from nothing; whatever a failed attempt wrote is discarded before the next one begins.
  */
-async function downloadOnce(url: string, dest: string, signal: AbortSignal | undefined, stallMs: number) {
+export interface Sink<T> {
+  /** Takes the next piece of the body; the download waits for it before reading on. */
+  write(chunk: Buffer): Promise<void>;
+  /** The whole body arrived: finish writing and tell what was made of it. */
+  end(): Promise<T>;
+  /** Removes everything this sink wrote (an attempt failed). */
+  discard(): Promise<void>;
+}
+
+/** A sink that keeps the body in `dest`, created owner-only; an existing file is an error. */
+export async function fileSink(dest: string): Promise<Sink<string>> {
+  const file = await open(dest, 'wx', 0o600);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await file.close();
+  };
+  return {
+    async write(chunk) {
+      await file.write(chunk);
+    },
+    async end() {
+      await close();
+      return dest;
+    },
+    async discard() {
+      await close().catch(() => {});
+      await rm(dest, { force: true });
+    },
+  };
+}
+
+/**
+ * One GET streamed into a fresh sink, hashed as the bytes pass rather than read back after (a Teleport bundle is
+ * ~150 MB). Returns the sha256 in hex and what the sink made of the body; on any failure the sink is discarded.
+ */
+async function downloadOnce<T>(
+  url: string,
+  openSink: () => Promise<Sink<T>>,
+  signal: AbortSignal | undefined,
+  stallMs: number,
+): Promise<{ sha256: string; result: T }> {
+  const answer = await send(url, { signal, timeoutMs: stallMs, redirects: DOWNLOAD_REDIRECTS });
+  if (answer.status !== 200) {
+    await answer.body.dump();
+    throw new HttpStatusError('GET', url, answer.status, '');
+  }
+  const hash = createHash('sha256');
+  let sink: Sink<T> | undefined;
   try {
-    const answer = await send(url, { signal, timeoutMs: stallMs, redirects: DOWNLOAD_REDIRECTS });
-    if (answer.status !== 200) {
-      await answer.body.dump();
-      throw new HttpStatusError('GET', url, answer.status, '');
+    sink = await openSink();
+    // One chunk at a time, awaited: nothing piles up between the socket and the sink.
+    for await (const chunk of answer.chunks()) {
+      hash.update(chunk);
+      await sink.write(chunk);
     }
-    const hash = createHash('sha256');
-    const file = await open(dest, 'wx', 0o600);
-    try {
-      // One chunk at a time, awaited: nothing piles up between the socket and the file.
-      for await (const chunk of answer.chunks()) {
-        hash.update(chunk);
-        await file.write(chunk);
-      }
-    } finally {
-      await file.close();
-    }
-    return hash.digest('hex');
+    return { sha256: hash.digest('hex'), result: await sink.end() };
   } catch (error) {
-    await rm(dest, { force: true });
+    answer.body.destroy();
+    await sink?.discard();
     throw error;
   }
 }
 
 /**
- * Downloads `url` to `dest`, retrying what a second attempt may fix, and returns the file's sha256. Written on
- * the action's transport rather than tool-cache's downloadTool, which waits 3 minutes on a silent server and
- * 10-20 s between attempts.
+ * Streams `url` into a sink opened anew for each attempt, retrying what a second attempt may fix, and returns the
+ * body's sha256 with the sink's result. Written on the action's transport rather than tool-cache's downloadTool,
+ * which waits 3 minutes on a silent server and 10-20 s between attempts.
  */
-export async function download(
+export async function downloadTo<T>(
   url: string,
-  dest: string,
+  openSink: () => Promise<Sink<T>>,
   options: DownloadOptions = { log: { info: () => {} } },
-): Promise<{ path: string; sha256: string }> {
+): Promise<{ sha256: string; result: T }> {
   const stallMs = options.stallMs ?? DOWNLOAD_STALL_MS;
   try {
-    const sha256 = await retry(() => downloadOnce(url, dest, options.signal, stallMs), {
+    return await retry(() => downloadOnce(url, openSink, options.signal, stallMs), {
       ...HTTP_BACKOFF,
       ...options.retry,
       classify: classifyHttp,
@@ -70,7 +110,6 @@ export async function download(
           `download attempt ${n} of ${url} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${ms} ms`,
         ),
     });
-    return { path: dest, sha256 };
   } catch (error) {
     if (options.signal?.aborted) throw error;
     const status = error instanceof HttpStatusError ? ` (HTTP ${error.status})` : '';
@@ -79,4 +118,14 @@ export async function download(
       cause: error,
     });
   }
+}
+
+/** Downloads `url` to `dest` (see downloadTo) and returns the file's path and sha256. */
+export async function download(
+  url: string,
+  dest: string,
+  options: DownloadOptions = { log: { info: () => {} } },
+): Promise<{ path: string; sha256: string }> {
+  const { sha256, result } = await downloadTo(url, () => fileSink(dest), options);
+  return { path: result, sha256 };
 }

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,7 @@ import { type Context, code, privateDir } from '../context.ts';
 import { ActionError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { type Asset, assetFor, checksumFor, type ToolName, toolArch, viaMirror } from './assets.ts';
-import { type DownloadOptions, download } from './download.ts';
+import { type DownloadOptions, download, downloadTo, fileSink, type Sink } from './download.ts';
 
 /** What an install stage produces: the binary to run and the version it is. */
 export interface InstalledTool {
@@ -31,47 +31,85 @@ async function expectedSha256(asset: Asset, options: InstallOptions, dir: string
   const expected = checksumFor(text, asset.file);
   if (!expected) {
     throw new ActionError(`${url} has no sha256 for ${asset.file}`, {
-      hint: 'nothing was extracted or run; check the version, or the mirror copy of the checksum file',
+      hint: 'nothing of the download was kept or run; check the version, or the mirror copy of the checksum file',
     });
   }
   return expected;
 }
 
-/**
- * Writes the regular file `member` of a verified gzipped tarball to `to`; false when there is none. Read in
- * process: only the one file is written (a Teleport archive holds several large binaries), and no tar
- * process prints into another stage's log.
- */
-async function extractMember(archive: string, member: string, to: string): Promise<boolean> {
-  let writing: Promise<void> | undefined;
-  let copies = 0;
-  const parser = new Parser({
-    strict: true,
-    onReadEntry(entry: ReadEntry) {
-      const path = posix.normalize(entry.path).replace(/^\.\/+/, '');
-      const regular = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
-      if (path !== member || !regular || ++copies > 1) return void entry.resume();
-      writing = pipeline(entry, createWriteStream(to, { flags: 'wx', mode: 0o600 }));
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    parser.on('error', reject);
-    parser.on('end', () => resolve());
-    // 1 MiB reads: tar's parser and inflater take a 150 MB archive in half the time they need at 64 kB.
-    createReadStream(archive, { highWaterMark: 1 << 20 })
-      .on('error', reject)
-      .pipe(parser as unknown as NodeJS.WritableStream);
-  });
-  await writing;
-  // tar would let a later copy win; an archive that holds two is not one to guess about.
-  if (copies > 1)
-    throw new ActionError(`the archive holds ${member} ${copies} times`, { hint: 'check the version' });
-  return writing !== undefined;
+/** What came out of a tarball as it streamed by. */
+interface Extracted {
+  /** Copies of the member seen; only the first is written. */
+  copies: number;
+  /** Why the archive could not be read, when it could not: reported only once its checksum matched. */
+  problem: unknown;
 }
 
 /**
- * Returns the tool from the runner's tool cache, or downloads it, checks its sha256 before anything is
- * extracted or run, and caches it per version and architecture.
+ * A sink that inflates a gzipped tarball as it arrives and writes only the regular file `member` to `to` (created
+ * exclusively, owner-only, not executable); every other member is skipped unwritten (a Teleport archive holds
+ * several large programs). A damaged archive stops the extraction but not the download, whose checksum decides
+ * which error is told.
+ */
+async function memberSink(member: string, to: string): Promise<Sink<Extracted>> {
+  let copies = 0;
+  let problem: unknown;
+  let out: WriteStream | undefined;
+  let written: Promise<unknown> = Promise.resolve();
+  let stop: () => void = () => {};
+  // Settles when the parser has ended or failed: nothing more will be written after it.
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const fail = (error: unknown) => {
+    problem ??= error;
+    stop();
+  };
+  const parser = new Parser({
+    strict: true,
+    onReadEntry(entry: ReadEntry) {
+      // A write the file refused must not surface later as an unhandled 'error' of the entry.
+      entry.on('error', fail);
+      const path = posix.normalize(entry.path).replace(/^\.\/+/, '');
+      const regular = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
+      if (path !== member || !regular || ++copies > 1) return void entry.resume();
+      out = createWriteStream(to, { flags: 'wx', mode: 0o600 });
+      written = pipeline(entry, out).catch(fail);
+    },
+  });
+  parser.on('error', fail);
+  parser.on('end', stop);
+  return {
+    async write(chunk) {
+      if (problem !== undefined) return;
+      // The parser inflates and parses as it is written; false means the member's file is behind.
+      if (!parser.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          parser.once('drain', resolve);
+          void stopped.then(resolve);
+        });
+      }
+    },
+    async end() {
+      if (problem === undefined) parser.end();
+      await stopped;
+      await written;
+      return { copies, problem };
+    },
+    async discard() {
+      parser.abort(new Error('download attempt abandoned'));
+      out?.destroy();
+      await written;
+      await rm(to, { force: true });
+    },
+  };
+}
+
+/**
+ * Returns the tool from the runner's tool cache, or downloads it and caches it per version and architecture. A
+ * tarball is inflated while it downloads and only its binary is written, into the private `workDir`, not
+ * executable; it is made executable and cached only once the whole download matched its sha256. A mismatch, a
+ * missing checksum or any other failure removes everything written.
  */
 export async function installTool(
   asset: Asset,
@@ -85,29 +123,50 @@ export async function installTool(
   try {
     const url = viaMirror(asset.url, options.mirror);
     options.log.info(`downloading ${url}`);
+    const member = asset.member;
+    const binary = join(dir, member === undefined ? asset.file : tool);
+    const fetching =
+      member === undefined
+        ? downloadTo(url, () => fileSink(binary), options).then(({ sha256 }) => ({
+            sha256,
+            extracted: undefined,
+          }))
+        : downloadTo(url, () => memberSink(member, binary), options).then(({ sha256, result }) => ({
+            sha256,
+            extracted: result,
+          }));
     // Both downloads settle before either failure is thrown, so none is still writing when `dir` goes.
-    const [fetched, wanted] = await Promise.allSettled([
-      download(url, join(dir, asset.file), options),
-      expectedSha256(asset, options, dir),
-    ]);
+    const [fetched, wanted] = await Promise.allSettled([fetching, expectedSha256(asset, options, dir)]);
     if (fetched.status === 'rejected') throw fetched.reason;
     if (wanted.status === 'rejected') throw wanted.reason;
-    const { path: file, sha256: actual } = fetched.value;
+    const { sha256: actual, extracted } = fetched.value;
     const expected = wanted.value;
     if (actual !== expected) {
       throw new ActionError(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`, {
-        hint: 'the download is not the published release; nothing was extracted or run',
+        hint: 'the download is not the published release; nothing of it was kept or run',
       });
     }
     const source =
       'sha256' in asset.checksum ? 'the pin in the action' : viaMirror(asset.checksum.url, options.mirror);
     options.log.info(`sha256 ${actual} matches ${source}`);
 
-    let binary = file;
-    if (asset.member !== undefined) {
-      binary = join(dir, tool);
-      if (!(await extractMember(file, asset.member, binary))) {
-        throw new ActionError(`${asset.file} holds no ${asset.member}`, { hint: 'check the version' });
+    if (extracted) {
+      if (extracted.problem !== undefined) {
+        const why =
+          extracted.problem instanceof Error ? extracted.problem.message : String(extracted.problem);
+        throw new ActionError(`${asset.file} matches its sha256 but cannot be read as a tar.gz: ${why}`, {
+          hint: 'check the version',
+          cause: extracted.problem,
+        });
+      }
+      // tar would let a later copy win; an archive that holds two is not one to guess about.
+      if (extracted.copies > 1) {
+        throw new ActionError(`the archive holds ${member} ${extracted.copies} times`, {
+          hint: 'check the version',
+        });
+      }
+      if (extracted.copies === 0) {
+        throw new ActionError(`${asset.file} holds no ${member}`, { hint: 'check the version' });
       }
     }
     // Executable before it is copied: the cache's .complete marker must never sit next to a file that cannot run.

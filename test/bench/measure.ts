@@ -5,6 +5,7 @@ import type { Timing } from '../../src/pipeline.ts';
 import { STAGES } from '../../src/stages/index.ts';
 import { criticalPath, sequentialMs } from '../../src/timeline.ts';
 import { type RunOptions, type RunResult, runAction } from '../harness/run-action.ts';
+import type { Service } from './bound.ts';
 
 export interface Measured {
   /** Main step, from spawn to exit, in ms. */
@@ -20,6 +21,8 @@ export interface Measured {
   /** Post step, from spawn to exit, in ms. */
   postWallMs: number;
   timings: Timing[];
+  /** Requests the world counted during the run, per service (set by the bench, which holds the world). */
+  requests?: Record<Service, number>;
   result: RunResult;
 }
 

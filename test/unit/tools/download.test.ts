@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { download } from '../../../src/tools/download.ts';
+import { download, downloadTo, type Sink } from '../../../src/tools/download.ts';
 
 const BODY = Buffer.from('the release asset\n'.repeat(1000));
 /** What the server does with each request, in order; then it serves BODY. */
@@ -114,4 +114,59 @@ test('a server that never answers fails after the attempts, naming the URL', asy
   await assert.rejects(download(`${base}/d`, await fresh(), quick), /cannot download http:\/\/\S+\/d/);
   assert.equal(requests, 4);
   plan = [];
+});
+
+test('each attempt streams into a sink of its own; a cut one is discarded before the next begins', async () => {
+  plan = [
+    (res) => {
+      res.writeHead(200, { 'content-length': BODY.length }).write(BODY.subarray(0, 5000));
+      setTimeout(() => res.socket?.destroy(), 50);
+    },
+  ];
+  requests = 0;
+  const events: string[] = [];
+  let opened = 0;
+  const sink = async (): Promise<Sink<Buffer>> => {
+    const n = ++opened;
+    const chunks: Buffer[] = [];
+    events.push(`open ${n}`);
+    return {
+      async write(chunk) {
+        chunks.push(chunk);
+      },
+      async end() {
+        events.push(`end ${n}`);
+        return Buffer.concat(chunks);
+      },
+      async discard() {
+        events.push(`discard ${n} after ${Buffer.concat(chunks).length} bytes`);
+      },
+    };
+  };
+  const { sha256, result } = await downloadTo(`${base}/sink`, sink, quick);
+  assert.equal(requests, 2);
+  assert.deepEqual(events, ['open 1', 'discard 1 after 5000 bytes', 'open 2', 'end 2']);
+  assert.deepEqual(result, BODY);
+  assert.equal(sha256, createHash('sha256').update(BODY).digest('hex'));
+});
+
+test('a sink that fails is discarded and the download fails with it, without a retry', async () => {
+  requests = 0;
+  let discarded = false;
+  const sink = async (): Promise<Sink<void>> => ({
+    async write() {
+      throw new Error('the disk is full');
+    },
+    async end() {},
+    async discard() {
+      discarded = true;
+    },
+  });
+  await assert.rejects(downloadTo(`${base}/full`, sink, quick), (error: Error) => {
+    assert.match(error.message, /cannot download http:\/\/\S+\/full/);
+    assert.match(String((error.cause as Error).message), /the disk is full/);
+    return true;
+  });
+  assert.equal(requests, 1);
+  assert.equal(discarded, true);
 });

@@ -1041,6 +1041,38 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       assert.equal(world.counters.get(forms, '%3A'), formsBefore[1]! + 2);
     });
 
+    test('cosign: COSIGN_REPOSITORY moves where sign writes and verify reads the signatures', async () => {
+      const src = tempDir('src-elsewhere-');
+      writeFileSync(join(src, 'e.yaml'), 'e: 1\n');
+      const pushed = await fluxPush('6.1.0', src, ['--output', 'json']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
+      const image = `${repoHost}/${repo}@${digest}`;
+      const sigTag = `${digest.replace(':', '-')}.sig`;
+      world.createRepository(world.region, 'elsewhere-signatures');
+      const elsewhere = { ...env, COSIGN_REPOSITORY: `${repoHost}/elsewhere-signatures` };
+      const signed = await run(bin.cosign, ['sign', '--yes', image], elsewhere);
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.match(signed.stderr, new RegExp(`Pushing signature to: ${repoHost}/elsewhere-signatures$`, 'm'));
+      assert.equal(await rawManifest(sigTag), undefined, 'nothing in the image repository');
+      assert.ok(await world.tagDigest(world.region, 'elsewhere-signatures', sigTag));
+      const verify = (e: Record<string, string | undefined>) =>
+        run(
+          bin.cosign,
+          [
+            'verify',
+            '--certificate-identity',
+            identity,
+            '--certificate-oidc-issuer',
+            world.oidc.issuer,
+            image,
+          ],
+          e,
+        );
+      assert.equal((await verify(elsewhere)).code, 0);
+      assert.equal((await verify(env)).code, 10, 'without it, the image repository has no signatures');
+    });
+
     test('faults: tbot expired-jwt, bad-aud, no-jwt, exit1-after-work; registry retries; flux exit1-after-work still pushes', async () => {
       const dir = tempDir('tbot-faults-');
       const cfg = (name: string) => {

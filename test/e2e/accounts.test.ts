@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { escapeRegExp } from '../support/regexp.ts';
+import { sigTag } from '../support/signing.ts';
 import { DEFAULT_ACCOUNT, ecrRegistryHost, SECONDARY_REGION, type World } from '../world/index.ts';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** ECR calls that take a registryId (GetAuthorizationToken's token serves every registry of its region). */
 const registryCalls = (world: World) =>

@@ -6,13 +6,12 @@ import { cp, mkdtemp, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { escapeRegExp } from '../support/regexp.ts';
+import { sigTag } from '../support/signing.ts';
 import { STANDIN_VERSIONS, TARGETS } from '../world/index.ts';
 import { NEEDS_STANDINS } from '../world/real-tools.ts';
 import { digestRefTarget } from '../world/registry-front.ts';
 import { readCalls } from '../world/standins/control.ts';
-
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe("the platform's servers", () => {
   const fx = useBakeWorld(['old-cluster', 'digest-refs', 'digest-refs-unsigned']);

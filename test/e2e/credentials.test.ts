@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { sigTag } from '../support/signing.ts';
 import { TARGETS, type World } from '../world/index.ts';
 
 // Long enough for one mint (tbot, then STS) or one tool run on a busy machine, far too short for a whole run.
@@ -106,7 +107,7 @@ describe('credentials that live seconds', () => {
     for (const put of puts) assert.deepEqual([put.auth, put.status], ['ok', 201]);
     const digest = result.outputs['digest'] ?? '';
     assert.equal(await world.tagDigest(world.region, 'long-wait-manifests', '1.2.3'), digest);
-    assert.ok(await world.tagDigest(world.region, 'long-wait-manifests', `${digest.replace(':', '-')}.sig`));
+    assert.ok(await world.tagDigest(world.region, 'long-wait-manifests', sigTag(digest)));
     assert.match(result.summary, /signature<\/td><td>signed now</);
 
     // The world does refuse what expired, so a run that kept its first credentials would have failed.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunResult } from '../harness/run-action.ts';
+import { escapeRegExp } from '../support/regexp.ts';
 import {
   DEFAULT_ACCOUNT,
   downProxyUrl,
@@ -37,8 +38,6 @@ const REMOTES = [
 
 const AUTH = { username: 'runner', password: 'proxy-pw:With/Odd@Chars' };
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-
 function proxyOf(world: World): Omit<ForwardProxy, 'close'> {
   assert.ok(world.proxy, 'the world runs a proxy');
   return world.proxy;
@@ -66,21 +65,31 @@ describe('a proxy that wants credentials, under production names', () => {
   });
   // world.env() sets HTTPS_PROXY with AUTH's credentials.
   const proxy = () => proxyOf(fx.world);
-  // An empty tool cache, so that the run downloads its tools (through the proxy) again.
-  const emptyToolCache = () => mkdtemp(join(fx.scratch, 'cache-'));
+
+  /**
+   * A bake with an empty tool cache (so its tools are downloaded again) that must succeed and reach every remote
+   * through the proxy, without showing its password.
+   */
+  async function bakeThroughProxy(service: string, env: Record<string, string | undefined> = {}) {
+    proxy().clearRequests();
+    const toolCache = await mkdtemp(join(fx.scratch, 'cache-'));
+    const result = await fx.bake(service, {}, { toolCache, env });
+    assert.equal(result.code, 0, why(result));
+    assert.deepEqual(hostsSeen(fx.world), REMOTES);
+    assertPasswordHidden(result);
+    return result;
+  }
 
   test('a whole bake reaches every remote through the proxy, with its credentials, and never shows them', async () => {
-    proxy().clearRequests();
-    const result = await fx.bake('through-proxy', {}, { toolCache: await emptyToolCache() });
-    assert.equal(result.code, 0, why(result));
+    const result = await bakeThroughProxy('through-proxy');
     assert.match(
       result.outputs['artifact'] ?? '',
       new RegExp(`^${escapeRegExp(REGISTRY)}/through-proxy-manifests@`),
     );
 
-    // STS and ECR's API are asked only by the action, the download hosts only by its installs: each in the log
-    // proves the action's own requests took the proxy. Every tunnel carried the credentials.
-    assert.deepEqual(hostsSeen(fx.world), REMOTES);
+    // Every remote is in the proxy's log (bakeThroughProxy): STS and ECR's API are asked only by the action, the
+    // download hosts only by its installs, so the action's own requests took the proxy. Each tunnel carried the
+    // credentials.
     for (const request of proxy().requests()) {
       assert.deepEqual([request.method, request.status, request.user], ['CONNECT', 200, AUTH.username]);
     }
@@ -90,60 +99,36 @@ describe('a proxy that wants credentials, under production names', () => {
     for (const call of readCalls(fx.world.controlDir)) {
       assert.ok(call.env.includes('HTTPS_PROXY'), `${call.tool} ${call.command} gets HTTPS_PROXY`);
     }
-
-    assertPasswordHidden(result);
     // Masked the moment it was read, as written and as the URL carries it.
     assert.ok(result.masks.includes(AUTH.password), 'the password is masked');
     assert.ok(result.masks.includes(encodeURIComponent(AUTH.password)), 'its URL form is masked');
   });
 
   test("Go's rules: HTTPS_PROXY before https_proxy, NO_PROXY before no_proxy, and near misses stay on the proxy", async () => {
-    proxy().clearRequests();
-    const result = await fx.bake(
-      'proxy-rules',
-      {},
-      {
-        toolCache: await emptyToolCache(),
-        env: {
-          // Read instead of the upper-case ones, these would send everything to nowhere or nowhere through none.
-          https_proxy: await downProxyUrl(),
-          no_proxy: '*',
-          // None of these matches a remote of the bake by Go's rules: `.x`/`*.x` mean subdomains only, a port must
-          // match, and `sts.amazonaws.com` covers its own subdomains, not sts.<region>.amazonaws.com.
-          NO_PROXY: [
-            '.github.com',
-            '*.cdn.teleport.dev',
-            `${TELEPORT}:8443`,
-            'amazonaws.com:80',
-            'sts.amazonaws.com',
-            `${PRODUCTION_OIDC_HOST}.example`,
-            '10.0.0.0/8',
-          ].join(','),
-        },
-      },
-    );
-    assert.equal(result.code, 0, why(result));
-    assert.deepEqual(hostsSeen(fx.world), REMOTES);
-    assertPasswordHidden(result);
+    await bakeThroughProxy('proxy-rules', {
+      // Were the lower-case ones read first, every request would go to a proxy that is down, or none to the proxy.
+      https_proxy: await downProxyUrl(),
+      no_proxy: '*',
+      // None of these matches a remote of the bake by Go's rules: `.x`/`*.x` mean subdomains only, a port must
+      // match, and `sts.amazonaws.com` covers its own subdomains, not sts.<region>.amazonaws.com.
+      NO_PROXY: [
+        '.github.com',
+        '*.cdn.teleport.dev',
+        `${TELEPORT}:8443`,
+        'amazonaws.com:80',
+        'sts.amazonaws.com',
+        `${PRODUCTION_OIDC_HOST}.example`,
+        '10.0.0.0/8',
+      ].join(','),
+    });
   });
 
   test('https_proxy alone is used, and HTTP_PROXY never for an https URL', async () => {
-    proxy().clearRequests();
-    const result = await fx.bake(
-      'proxy-lower-case',
-      {},
-      {
-        toolCache: await emptyToolCache(),
-        env: {
-          HTTPS_PROXY: undefined,
-          https_proxy: proxy().urlWithCredentials(AUTH.username, AUTH.password),
-          HTTP_PROXY: await downProxyUrl(),
-        },
-      },
-    );
-    assert.equal(result.code, 0, why(result));
-    assert.deepEqual(hostsSeen(fx.world), REMOTES);
-    assertPasswordHidden(result);
+    await bakeThroughProxy('proxy-lower-case', {
+      HTTPS_PROXY: undefined,
+      https_proxy: proxy().urlWithCredentials(AUTH.username, AUTH.password),
+      HTTP_PROXY: await downProxyUrl(),
+    });
   });
 
   test('a proxy that is down: the usual retries, then the run fails naming the proxy', async () => {

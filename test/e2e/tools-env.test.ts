@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
+import { escapeRegExp } from '../support/regexp.ts';
+import { sigTag } from '../support/signing.ts';
 import { getManifest, putManifest } from '../world/oci.ts';
 import { NEEDS_STANDINS } from '../world/real-tools.ts';
 import { clearCalls, readCalls } from '../world/standins/control.ts';
 
 const fx = useBakeWorld(['tbot-env', 'cosign-env', 'key-only']);
 
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 // Fulcio's GitHub identity: the run's GITHUB_SERVER_URL (the world's git server) and the workflow ref.
 const signer = () => `${fx.repo.serverUrl}/${String(fx.world.oidc.claims()['job_workflow_ref'])}`;
 const cosignCalls = (command: string) =>

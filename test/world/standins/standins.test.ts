@@ -735,6 +735,16 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
         env,
       );
 
+    /** Pushes one small YAML file as `repo:tag`; its digest, and the image by that digest. */
+    const pushFile = async (tag: string, file: string) => {
+      const src = tempDir(`src-${tag}-`);
+      writeFileSync(join(src, file), 'a: 1\n');
+      const pushed = await fluxPush(tag, src, ['--output', 'json']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
+      return { digest, image: `${repoHost}/${repo}@${digest}` };
+    };
+
     test('flux push/pull, cosign sign/verify against the registry', async () => {
       const src = tempDir('src-');
       mkdirSync(join(src, 'sub'));
@@ -900,12 +910,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     });
 
     test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does; digests keep their colon', async () => {
-      const src = tempDir('src-codes-');
-      writeFileSync(join(src, 'c.yaml'), 'c: 1\n');
-      const pushed = await fluxPush('6.0.0', src, ['--output', 'json']);
-      assert.equal(pushed.code, 0, pushed.stderr);
-      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
-      const image = `${repoHost}/${repo}@${digest}`;
+      const { digest, image } = await pushFile('6.0.0', 'c.yaml');
       const forms = digestRefTarget(world.region);
       const formsBefore = [world.counters.get(forms, 'colon'), world.counters.get(forms, '%3A')];
 
@@ -1042,12 +1047,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     });
 
     test('cosign: COSIGN_REPOSITORY moves where sign writes and verify reads the signatures', async () => {
-      const src = tempDir('src-elsewhere-');
-      writeFileSync(join(src, 'e.yaml'), 'e: 1\n');
-      const pushed = await fluxPush('6.1.0', src, ['--output', 'json']);
-      assert.equal(pushed.code, 0, pushed.stderr);
-      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
-      const image = `${repoHost}/${repo}@${digest}`;
+      const { digest, image } = await pushFile('6.1.0', 'e.yaml');
       const sigTag = `${digest.replace(':', '-')}.sig`;
       world.createRepository(world.region, 'elsewhere-signatures');
       const elsewhere = { ...env, COSIGN_REPOSITORY: `${repoHost}/elsewhere-signatures` };

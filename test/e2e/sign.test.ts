@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import { SIGN_BACKOFF } from '../../src/stages/sign.ts';
 import { useBakeWorld, why } from '../harness/bake-world.ts';
 import { leakedSecrets, type RunResult } from '../harness/run-action.ts';
+import { escapeRegExp } from '../support/regexp.ts';
+import { sigTag } from '../support/signing.ts';
 import { TARGETS } from '../world/index.ts';
 import { getManifest } from '../world/oci.ts';
 import { NEEDS_STANDINS } from '../world/real-tools.ts';
@@ -30,12 +32,10 @@ const fx = useBakeWorld(SERVICES);
 const bake = fx.bake;
 
 // Fulcio's GitHub identity: the run's GITHUB_SERVER_URL (the world's git server) and the workflow ref.
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const signer = () => `${fx.repo.serverUrl}/${String(fx.world.oidc.claims()['job_workflow_ref'])}`;
 const manifestPuts = () => fx.world.counters.get(TARGETS.registry(fx.world.region), 'manifest-put');
 const cosignCalls = (command: string) =>
   readCalls(fx.world.controlDir, 'cosign').filter((c) => c.command === command);
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
 
 /** The digest of the signature manifest at `sha256-<hex>.sig`, read straight from the registry. */
 async function signatureDigest(service: string, digest: string): Promise<string | undefined> {

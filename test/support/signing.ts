@@ -10,3 +10,5 @@ const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('bas
 export const jwt = (claims: object) => `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.c2lnbmF0dXJl`;
 /** An `exp` five minutes from now. */
 export const inFiveMinutes = () => Math.floor(Date.now() / 1000) + 300;
+/** The tag cosign keeps the signatures of `digest` under: `sha256-<hex>.sig`. */
+export const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;

@@ -194,6 +194,10 @@ export interface WorldSts {
   setCredentialLifetime(seconds?: number): void;
   /** Every credential issued so far, oldest first. */
   credentials(): IssuedCredential[];
+  /** The whole credential issued under this access key, secrets included, for a test that signs its own calls. */
+  keysOf(
+    accessKeyId: string,
+  ): { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
 }
 
 export interface WorldEcr {
@@ -527,6 +531,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
             issuedAt: new Date(c.issuedAt),
             expiration: new Date(c.expiration),
           })),
+        keysOf: (accessKeyId) => {
+          const c = sts.issued.find((issued) => issued.accessKeyId === accessKeyId);
+          return c && { accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
+        },
       },
       ecr: {
         endpoint: ecr.url,

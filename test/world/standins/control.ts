@@ -85,6 +85,7 @@ const ENV_OF_INTEREST = [
   'TBOT_CONFIG_PATH',
   'TBOT_CONFIG',
   'TBOT_DEBUG',
+  'TBOT_USE_PROXY_ADDR',
   'ACTIONS_ID_TOKEN_REQUEST_URL',
   'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
   'SIGSTORE_ID_TOKEN',
@@ -95,7 +96,21 @@ const ENV_OF_INTEREST = [
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'GITHUB_TOKEN',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
 ];
+
+/** Names of interest that are set: the list above, and every COSIGN_* (cosign binds each flag to one). */
+function envOfInterest(): string[] {
+  const cosign = Object.keys(process.env)
+    .filter((name) => name.startsWith('COSIGN_') && !ENV_OF_INTEREST.includes(name))
+    .sort();
+  return [...ENV_OF_INTEREST.filter((name) => process.env[name] !== undefined), ...cosign];
+}
 
 /** Flags whose values are secrets and never reach calls.jsonl. */
 const SECRET_FLAGS = ['--identity-token', '--creds', '--registry-password', '--registry-token', '--password'];
@@ -231,7 +246,7 @@ export function recordCall(
     time: new Date().toISOString(),
     pid: process.pid,
     cwd: process.cwd(),
-    env: ENV_OF_INTEREST.filter((name) => process.env[name] !== undefined),
+    env: envOfInterest(),
     ...extra,
   };
   // A binary outliving its world must not recreate the removed directory.

@@ -25,7 +25,7 @@ import {
 import { DeadlineError } from './lib/http.ts';
 import type { Credentials } from './lib/keychain.ts';
 import { githubIdToken, githubOidcAvailable } from './lib/oidc.ts';
-import { parseReference, type Reference, repoName, signatureTag } from './lib/reference.ts';
+import { parseReference, parseRepo, type Reference, repoName, signatureTag } from './lib/reference.ts';
 import {
   type Descriptor,
   goJson,
@@ -308,6 +308,20 @@ function parseImage(s: string): Reference {
     return parseReference(s);
   } catch (error) {
     throw new CliError(`parsing reference: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Where the signatures of `ref` live: `$COSIGN_REPOSITORY` when set (pkg/oci/remote `RepoOverrideEnvKey`, read by
+ * `GetEnvTargetRepository` for sign and verify alike), else the image's own repository. Same tag either way.
+ */
+function signatureRepository(ref: Reference): Reference {
+  const override = process.env['COSIGN_REPOSITORY'];
+  if (!override) return ref;
+  try {
+    return parseRepo(override);
+  } catch (error) {
+    throw new CliError(`parsing $COSIGN_REPOSITORY: ${(error as Error).message}`);
   }
 }
 
@@ -612,6 +626,11 @@ async function sign(
     }
     const client = new RegistryClient(ref.registry, ref.repository, registryOptions(p, deadline, true));
     try {
+      const sigRef = signatureRepository(ref);
+      const sigClient =
+        sigRef === ref
+          ? client
+          : new RegistryClient(sigRef.registry, sigRef.repository, registryOptions(p, deadline, true));
       let digest = ref.digest;
       if (!digest) {
         warn(
@@ -648,7 +667,7 @@ async function sign(
       if (!pbool(p, 'upload')) continue;
 
       const sigTag = `${str(p, 'attachment-tag-prefix')}${signatureTag(digest)}`;
-      const existing = await client.getManifest(sigTag, true);
+      const existing = await sigClient.getManifest(sigTag, true);
       let layers: Descriptor[] = [];
       if (existing) {
         const parsed = JSON.parse(existing.body.toString('utf8')) as { layers?: Descriptor[] };
@@ -671,10 +690,10 @@ async function sign(
         layers.map((l) => l.digest),
         created,
       );
-      await client.uploadBlob(payloadDigest, payload);
-      await client.uploadBlob(sha256Digest(config), config);
-      err(`Pushing signature to: ${repoName(ref)}`);
-      await client.putManifest(
+      await sigClient.uploadBlob(payloadDigest, payload);
+      await sigClient.uploadBlob(sha256Digest(config), config);
+      err(`Pushing signature to: ${repoName(sigRef)}`);
+      await sigClient.putManifest(
         sigTag,
         manifestBytes({
           mediaType: OCI_MANIFEST,
@@ -796,7 +815,12 @@ async function verify(
         throw error;
       }
     }
-    const sigManifest = await client.getManifest(
+    const sigRef = signatureRepository(ref);
+    const sigClient =
+      sigRef === ref
+        ? client
+        : new RegistryClient(sigRef.registry, sigRef.repository, registryOptions(p, deadline, false));
+    const sigManifest = await sigClient.getManifest(
       `${str(p, 'attachment-tag-prefix')}${signatureTag(digest)}`,
       true,
     );
@@ -812,7 +836,7 @@ async function verify(
         const ann = layer.annotations ?? {};
         const signature = ann[ANN_SIGNATURE] ?? '';
         const certPem = ann[ANN_CERT];
-        const payload = await client.getBlob(layer.digest);
+        const payload = await sigClient.getBlob(layer.digest);
         // verifyInternal's order: the transparency log first, then the certificate, then the signature.
         let bundle: RekorBundle | undefined;
         let at = Date.now();

@@ -735,6 +735,16 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
         env,
       );
 
+    /** Pushes one small YAML file as `repo:tag`; its digest, and the image by that digest. */
+    const pushFile = async (tag: string, file: string) => {
+      const src = tempDir(`src-${tag}-`);
+      writeFileSync(join(src, file), 'a: 1\n');
+      const pushed = await fluxPush(tag, src, ['--output', 'json']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
+      return { digest, image: `${repoHost}/${repo}@${digest}` };
+    };
+
     test('flux push/pull, cosign sign/verify against the registry', async () => {
       const src = tempDir('src-');
       mkdirSync(join(src, 'sub'));
@@ -900,12 +910,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     });
 
     test('cosign: SIGSTORE_ID_TOKEN beats the runner OIDC variables; verify exits 10/11/12 as v2.6.x does; digests keep their colon', async () => {
-      const src = tempDir('src-codes-');
-      writeFileSync(join(src, 'c.yaml'), 'c: 1\n');
-      const pushed = await fluxPush('6.0.0', src, ['--output', 'json']);
-      assert.equal(pushed.code, 0, pushed.stderr);
-      const digest = (JSON.parse(pushed.stdout) as Record<string, string>)['digest']!;
-      const image = `${repoHost}/${repo}@${digest}`;
+      const { digest, image } = await pushFile('6.0.0', 'c.yaml');
       const forms = digestRefTarget(world.region);
       const formsBefore = [world.counters.get(forms, 'colon'), world.counters.get(forms, '%3A')];
 
@@ -1039,6 +1044,33 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       assert.equal(encodedHead.status, 200);
       assert.equal(encodedHead.headers['docker-content-digest'], digest);
       assert.equal(world.counters.get(forms, '%3A'), formsBefore[1]! + 2);
+    });
+
+    test('cosign: COSIGN_REPOSITORY moves where sign writes and verify reads the signatures', async () => {
+      const { digest, image } = await pushFile('6.1.0', 'e.yaml');
+      const sigTag = `${digest.replace(':', '-')}.sig`;
+      world.createRepository(world.region, 'elsewhere-signatures');
+      const elsewhere = { ...env, COSIGN_REPOSITORY: `${repoHost}/elsewhere-signatures` };
+      const signed = await run(bin.cosign, ['sign', '--yes', image], elsewhere);
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.match(signed.stderr, new RegExp(`Pushing signature to: ${repoHost}/elsewhere-signatures$`, 'm'));
+      assert.equal(await rawManifest(sigTag), undefined, 'nothing in the image repository');
+      assert.ok(await world.tagDigest(world.region, 'elsewhere-signatures', sigTag));
+      const verify = (e: Record<string, string | undefined>) =>
+        run(
+          bin.cosign,
+          [
+            'verify',
+            '--certificate-identity',
+            identity,
+            '--certificate-oidc-issuer',
+            world.oidc.issuer,
+            image,
+          ],
+          e,
+        );
+      assert.equal((await verify(elsewhere)).code, 0);
+      assert.equal((await verify(env)).code, 10, 'without it, the image repository has no signatures');
     });
 
     test('faults: tbot expired-jwt, bad-aud, no-jwt, exit1-after-work; registry retries; flux exit1-after-work still pushes', async () => {

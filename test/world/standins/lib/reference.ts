@@ -14,7 +14,8 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 export class RefParseError extends Error {}
 
-function parseRepo(name: string): { registry: string; repository: string } {
+/** A repository name (`host/path`, no tag or digest), as `name.NewRepository` parses it. */
+export function parseRepo(name: string): { registry: string; repository: string } {
   const slash = name.indexOf('/');
   let registry = DEFAULT_REGISTRY;
   let repository = name;

@@ -38,6 +38,9 @@ export interface HttpAnswer {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+// Loading undici makes its Agent Node's global fetch dispatcher, which Node 20's own fetch does not always get
+// along with: the action never calls the global fetch, only `send` below.
+
 /** The runner's proxies, set once at start (main); every request below honours them. */
 let proxies: Proxies = DIRECT;
 let direct: Agent | undefined;

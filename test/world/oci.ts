@@ -80,7 +80,9 @@ export async function pushBlob(registryUrl: string, repo: string, data: Buffer):
   const put = await fetch(url, {
     method: 'PUT',
     body: data,
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
+    // fetch sets Content-Length itself; Node 20's fetch refuses one given by hand once undici 7 (which the
+    // action's modules load) has become its global dispatcher.
+    headers: { 'content-type': 'application/octet-stream' },
   });
   const text = await put.text();
   if (put.status !== 201) throw new Error(`registry upload ${repo}@${digest}: ${put.status} ${text}`);

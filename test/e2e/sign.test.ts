@@ -171,17 +171,19 @@ test('verify fails twice after signing, then passes: the run succeeds after back
 
 const FULCIO_503 = 'signing: POST https://fulcio.sigstore.dev/api/v2/signingCert: 503 Service Unavailable';
 
+/** The next `cosign sign` of the stand-in fails this way (`exit1-after-work`: after writing its signature). */
+const signFault = (mode: 'fail' | 'exit1-after-work', message: string, remaining = 1) =>
+  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'sign', mode, message, remaining });
+
+/** Who signed the digest, one entry per signature, as an independent verifier sees it. */
+const signers = async (service: string, digest: string) =>
+  (await verifyIndependently(service, digest, signer())).map((v) => v.optional.Subject);
+
 test('signing fails on a first run; the re-run reuses the artifact, signs it and reports the same digest', {
   skip: NEEDS_STANDINS,
 }, async () => {
   // Fulcio down for every attempt of the first run.
-  addToolFault(fx.world.controlDir, {
-    tool: 'cosign',
-    command: 'sign',
-    mode: 'fail',
-    remaining: SIGN_BACKOFF.attempts,
-    message: FULCIO_503,
-  });
+  signFault('fail', FULCIO_503, SIGN_BACKOFF.attempts);
   const first = await bake('sign-fails');
   assert.equal(first.code, 1, why(first));
   assert.match(
@@ -210,7 +212,7 @@ test('signing fails on a first run; the re-run reuses the artifact, signs it and
 test('a transient cosign sign failure is retried in the run, looking again first, and one signature results', {
   skip: NEEDS_STANDINS,
 }, async () => {
-  addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'sign', mode: 'fail', message: FULCIO_503 });
+  signFault('fail', FULCIO_503);
   const result = await bake('sign-passing');
   assert.equal(result.code, 0, why(result));
   assert.match(
@@ -225,11 +227,7 @@ test('a transient cosign sign failure is retried in the run, looking again first
     'a look before the retry, and the verification after',
   );
   const digest = result.outputs['digest'] ?? '';
-  assert.deepEqual(
-    (await verifyIndependently('sign-passing', digest, signer())).map((v) => v.optional.Subject),
-    [signer()],
-    'exactly one signature',
-  );
+  assert.deepEqual(await signers('sign-passing', digest), [signer()], 'exactly one signature');
   assertNoLeaks(result);
 });
 
@@ -237,35 +235,23 @@ test('a cosign sign that wrote its signature but failed after is not repeated: t
   skip: NEEDS_STANDINS,
 }, async () => {
   // cosign signs, then fails as if the answer were lost: a retry without looking would sign a second time.
-  addToolFault(fx.world.controlDir, {
-    tool: 'cosign',
-    command: 'sign',
-    mode: 'exit1-after-work',
-    message: 'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected EOF',
-  });
+  signFault('exit1-after-work', 'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected EOF');
   const result = await bake('sign-landed');
   assert.equal(result.code, 0, why(result));
   assert.equal(cosignCalls('sign').length, 1, 'not signed a second time');
   assert.match(result.stdout, /cosign sign reported a failure, but \S+ is signed by/);
   const digest = result.outputs['digest'] ?? '';
-  assert.equal(
-    (await verifyIndependently('sign-landed', digest, signer())).length,
-    1,
-    'one signature in the registry',
-  );
+  assert.deepEqual(await signers('sign-landed', digest), [signer()], 'one signature in the registry');
   assertNoLeaks(result);
 });
 
 test('a cosign sign refused for good (401) fails at once, without another attempt', {
   skip: NEEDS_STANDINS,
 }, async () => {
-  addToolFault(fx.world.controlDir, {
-    tool: 'cosign',
-    command: 'sign',
-    mode: 'fail',
-    message:
-      'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected status code 401 Unauthorized: DENIED',
-  });
+  signFault(
+    'fail',
+    'signing: PUT https://127.0.0.1/v2/x/manifests/sha256-x.sig: unexpected status code 401 Unauthorized: DENIED',
+  );
   const result = await bake('sign-denied');
   assert.equal(result.code, 1, why(result));
   assert.equal(cosignCalls('sign').length, 1);

@@ -242,7 +242,7 @@ function errorDetail(text: string): string {
 /** A small JSON document: Teleport's /webapi/find, the runner's OIDC token. */
 const JSON_LIMIT = 1 << 20;
 
-/** GETs a JSON document; any answer but 200 with JSON is an error naming `shownUrl` (never the query). */
+/** GETs a JSON document; any answer but 200 with JSON is an error naming the URL (never its query). */
 export async function getJson(
   url: string,
   options: { headers?: Record<string, string>; signal?: AbortSignal | undefined; timeoutMs: number },

@@ -46,6 +46,15 @@ function firstSet(env: Env, ...names: string[]): { name: string; value: string }
 /** A proxy URL as messages show it: scheme, host and port, never credentials. */
 export const proxyName = (proxy: URL): string => `${proxy.protocol}//${proxy.host}`;
 
+/** A percent-encoded part, decoded; as written when it is not valid percent-encoding. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 /** A proxy variable's value as errors show it, with a password replaced. */
 const hidden = (value: string): string => value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 
@@ -61,7 +70,7 @@ function parseProxy(variable: { name: string; value: string } | undefined): URL 
   }
   // Masked as written and as decoded, before any message can quote the variable.
   if (url?.password)
-    for (const secret of new Set([url.password, decodeURIComponent(url.password)])) core.setSecret(secret);
+    for (const secret of new Set([url.password, decoded(url.password)])) core.setSecret(secret);
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
     throw new ActionError(
       `${name} is ${show(hidden(value))}, which is not a proxy the action can use. Allowed: http://[user:password@]host:port or https://…`,

@@ -6,7 +6,6 @@ import { type RetryOptions, retry } from './retry.ts';
 
 /** The audience Fulcio accepts for GitHub tokens. */
 export const SIGSTORE_AUDIENCE = 'sigstore';
-export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
 // owner/repo/path/to/workflow.yml@ref, as GitHub puts it in job_workflow_ref.
 const JOB_WORKFLOW_REF = /^[\w.-]+\/[\w.-]+\/\S+@\S+$/;

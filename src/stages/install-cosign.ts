@@ -10,7 +10,8 @@ declare module '../context.ts' {
 export const installCosign = stage({
   name: 'install-cosign',
   needs: [],
-  after: ['preflight'],
+  // After teleport-version, as install-flux: nothing is downloaded for a cluster below the Teleport floor.
+  after: ['preflight', 'teleport-version'],
   skip: (ctx) => remoteOnly(ctx) ?? (ctx.inputs.sign ? undefined : 'sign: false'),
   run: (ctx, log) => installForRun(ctx, log, 'cosign', ctx.inputs.cosignVersion),
 });

@@ -9,9 +9,10 @@ declare module '../context.ts' {
 
 export const installFlux = stage({
   name: 'install-flux',
-  // Starts with the run (after the preflight), overlapping resolve, checkout and substitute.
+  // Overlaps checkout and substitute; after teleport-version, so a cluster below the Teleport floor fails before
+  // any download (flux's 25 MB still arrive long before tbot's bundle).
   needs: [],
-  after: ['preflight'],
+  after: ['preflight', 'teleport-version'],
   skip: remoteOnly,
   run: (ctx, log) => installForRun(ctx, log, 'flux', ctx.inputs.fluxVersion),
 });

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent, type RequestOptions } from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
 import { Counters } from './counters.ts';
 import { Faults } from './faults.ts';
+import { httpsCall } from './https-client.ts';
 import { downProxyUrl, MIRROR_PATHS, PROXY_TARGET, startWorld, type World } from './index.ts';
 import { mirrorPath } from './mirror.ts';
 import { type ForwardProxy, startProxy } from './proxy.ts';
@@ -120,30 +121,11 @@ class TunnelAgent extends Agent {
   }
 }
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function httpsVia(
+const httpsVia = (
   agent: Agent,
   url: string,
   init: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+) => httpsCall(url, { method: init.method ?? 'GET', headers: init.headers, agent });
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 

@@ -12,8 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request as httpsRequest } from 'node:https';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt, UnsecuredJWT } from 'jose';
+import { httpsCall } from '../https-client.ts';
 import { registryTarget, startWorld, type World } from '../index.ts';
 import { digestRefTarget } from '../registry-front.ts';
 import { addToolFault, clearToolFaults, readCalls, readToolFaults } from './control.ts';
@@ -137,31 +137,6 @@ function install(mirrorRoot: string, versions: typeof VERSIONS, arch: string, in
 }
 
 const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-
-/** One HTTPS exchange with the world's CA, the path sent exactly as written (no URL normalisation). */
-function httpsCall(
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  ca: string,
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { method, host: u.hostname, port: u.port, path: u.pathname, headers, ca },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 function tbotConfig(proxy: string, dest: string, extra = ''): string {
   return [
@@ -1023,16 +998,19 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       const docker = JSON.parse(readFileSync(join(env['DOCKER_CONFIG']!, 'config.json'), 'utf8')) as {
         auths: Record<string, { auth: string }>;
       };
-      const front = (method: string, ref: string) =>
-        httpsCall(
+      const front = (method: string, ref: string) => {
+        const url = `https://${repoHost}/v2/${repo}/manifests/${ref}`;
+        // The path as written: only the URL's own pathname, no query, the percent-encoding as the test spelt it.
+        return httpsCall(url, {
           method,
-          `https://${repoHost}/v2/${repo}/manifests/${ref}`,
-          {
+          path: new URL(url).pathname,
+          headers: {
             authorization: `Basic ${docker.auths[repoHost]!.auth}`,
             accept: 'application/vnd.oci.image.manifest.v1+json',
           },
-          readFileSync(world.caFile, 'utf8'),
-        );
+          ca: readFileSync(world.caFile, 'utf8'),
+        });
+      };
       const [literal, encoded, encodedHead] = await Promise.all([
         front('GET', digest),
         front('GET', digest.replace(':', '%3A')),

@@ -1,6 +1,6 @@
 // Self-tests of the forward proxy, and of the production-names world reached only through it (Node clients and stand-ins).
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { Agent, type RequestOptions } from 'node:https';
@@ -20,6 +20,7 @@ import { httpsCall } from './https-client.ts';
 import { downProxyUrl, MIRROR_PATHS, PROXY_TARGET, startWorld, type World } from './index.ts';
 import { mirrorPath } from './mirror.ts';
 import { type ForwardProxy, startProxy } from './proxy.ts';
+import { toolRunner } from './run-tool.ts';
 
 const REGISTRY = '515260921971.dkr.ecr.us-west-2.amazonaws.com';
 
@@ -408,44 +409,11 @@ test('a loopback world with proxy options: HTTPS_PROXY carries the credentials, 
   await assert.rejects(rawConnect(world.proxy?.port ?? 0, 'github.com:443'), { code: 'ECONNREFUSED' });
 });
 
-const children = new Set<ChildProcess>();
+const { run, killAll } = toolRunner(60_000);
 const scratch: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Async so the world's servers in this process keep answering while the tool runs. */
-function run(bin: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
-    }, 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 after(() => {
-  for (const child of children) {
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
-  }
+  killAll();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 // Self-tests of the stand-in CLIs: built and published like the world does, then run as subprocesses, offline for
 // their command lines and inside the test world for the real registry round trip.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -23,6 +23,7 @@ import { decodeJwt, UnsecuredJWT } from 'jose';
 import { httpsCall } from '../https-client.ts';
 import { registryTarget, startWorld, type World } from '../index.ts';
 import { digestRefTarget } from '../registry-front.ts';
+import { type Run, toolRunner } from '../run-tool.ts';
 import { addToolFault, clearToolFaults, readCalls, readToolFaults } from './control.ts';
 import { collectEntries, tarEntries } from './lib/tarball.ts';
 import { type PublishedAsset, publishStandins } from './publish.ts';
@@ -31,62 +32,13 @@ const VERSIONS = { flux: '2.9.4', cosign: '2.6.1', teleport: '17.4.8' };
 const HOST_ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const OTHER_ARCH = HOST_ARCH === 'amd64' ? 'arm64' : 'amd64';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-// Every child we start, so a failing test still leaves none behind.
-const children = new Set<ChildProcess>();
+const { run, killAll } = toolRunner(30_000);
 const scratch: string[] = [];
 
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   scratch.push(dir);
   return dir;
-}
-
-/** Async on purpose: the world's servers live in this process and must keep answering while a tool runs. */
-function run(
-  bin: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-  opts: { timeoutMs?: number; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      env: env as NodeJS.ProcessEnv,
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-    opts.onSpawn?.(child);
-  });
-}
-
-function killChildren(): void {
-  for (const child of children) {
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
-  }
 }
 
 /** The environment a tool gets: ours minus anything that could leak trust or credentials in. */
@@ -161,7 +113,7 @@ function tbotConfig(proxy: string, dest: string, extra = ''): string {
 }
 
 after(() => {
-  killChildren();
+  killAll();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -687,7 +639,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     });
 
     after(async () => {
-      killChildren();
+      killAll();
       await world?.stop();
       handler?.destroy();
     });

@@ -29,7 +29,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
 import { httpsCall, type Reply } from './https-client.ts';
-import { liveRegistryPids, startWorld, TELEPORT_JOIN_AUDIENCE, type World } from './index.ts';
+import { liveRegistryPids, sampleJoinBody, startWorld, TELEPORT_JOIN_AUDIENCE, type World } from './index.ts';
 import { MEDIA, sha256 } from './oci.ts';
 
 /** One HTTPS request trusting the world's CA. */
@@ -67,13 +67,7 @@ async function svidViaJoin(extra: Record<string, unknown> = {}): Promise<Reply> 
   return call(ca, `https://${world.teleportFqdn}/webapi/standin/join`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      token: 'image-push-github-actions-sample-service',
-      id_token: idToken,
-      workload_identity: 'image-push',
-      audiences: ['sts.amazonaws.com'],
-      ...extra,
-    }),
+    body: sampleJoinBody(idToken, extra),
   });
 }
 

@@ -24,7 +24,14 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
 import { httpsCall, type Reply } from '../https-client.ts';
-import { DEFAULT_ACCOUNT, startWorld, TARGETS, TELEPORT_JOIN_AUDIENCE, type World } from '../index.ts';
+import {
+  DEFAULT_ACCOUNT,
+  sampleJoinBody,
+  startWorld,
+  TARGETS,
+  TELEPORT_JOIN_AUDIENCE,
+  type World,
+} from '../index.ts';
 import { MEDIA } from '../oci.ts';
 
 const OTHER = '111111111111';
@@ -391,15 +398,7 @@ describe('credential expiry and recordings', () => {
       const reply = await httpsCall(
         `https://${world.teleportFqdn}/webapi/standin/join`,
         { method: 'POST', headers: { 'content-type': 'application/json' }, ca, agent: false },
-        {
-          body: JSON.stringify({
-            token: 'image-push-github-actions-sample-service',
-            id_token: idToken,
-            workload_identity: 'image-push',
-            audiences: ['sts.amazonaws.com'],
-            ...extra,
-          }),
-        },
+        { body: sampleJoinBody(idToken, extra) },
       );
       assert.equal(reply.status, 200, reply.body.toString());
       return decodeJwt((JSON.parse(reply.body.toString()) as { jwt: string }).jwt);

@@ -1,9 +1,10 @@
 // A forward proxy on 127.0.0.1 that answers as squid does: CONNECT tunnels, absolute-URI forwarding, Basic auth, ACLs.
 import { Agent, createServer, type IncomingMessage, type OutgoingHttpHeaders, request } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer, isIP, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters } from './counters.ts';
 import type { FaultSpec, Faults } from './faults.ts';
+import { freePort, listenLoopback } from './loopback.ts';
 
 /** Counter/fault target of the proxy; kinds are 'connect' (CONNECT tunnels) and 'forward' (absolute-URI requests). */
 export const PROXY_TARGET = 'proxy';
@@ -184,14 +185,7 @@ function loopbackTarget(to: string | number): string {
 
 /** A proxy URL where nothing listens: the port was free a moment ago and is closed again. */
 export async function downProxyUrl(): Promise<string> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await freePort()}`;
 }
 
 export async function startProxy(
@@ -436,14 +430,7 @@ export async function startProxy(
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,

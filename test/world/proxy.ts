@@ -88,6 +88,13 @@ interface SquidError {
   headers?: Record<string, string>;
 }
 
+/** Squid's answer when the connection to the destination failed. */
+const connectFailed = (error: NodeJS.ErrnoException): SquidError => ({
+  status: 503,
+  code: 'ERR_CONNECT_FAIL',
+  detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
+});
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
@@ -207,6 +214,13 @@ export async function startProxy(
     socket.on('error', () => {});
   };
 
+  /** Logs a request as it arrives; `status` (0 until then) is set when the proxy answers. */
+  const record = (asked: Omit<ProxyRequest, 'time' | 'status'>): ProxyRequest => {
+    const entry = { ...asked, time: Date.now(), status: 0 };
+    log.push(entry);
+    return entry;
+  };
+
   /** The accepted user, null when credentials are required and missing or wrong. */
   const authenticate = (req: IncomingMessage): string | undefined | null => {
     if (!auth) return undefined;
@@ -311,15 +325,12 @@ export async function startProxy(
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const asked = req.url ?? '';
     const parts = splitAuthority(asked);
-    const entry: ProxyRequest = {
+    const entry = record({
       method: 'CONNECT',
       host: parts?.host ?? asked.toLowerCase(),
       port: parts?.port ?? 0,
       authority: asked,
-      time: Date.now(),
-      status: 0,
-    };
-    log.push(entry);
+    });
     const answer = (e: SquidError) => {
       entry.status = e.status;
       socket.end(errorBytes(e, asked));
@@ -341,11 +352,7 @@ export async function startProxy(
       track(upstream);
       upstream.once('error', (error: NodeJS.ErrnoException) => {
         if (entry.status === 0) {
-          answer({
-            status: 503,
-            code: 'ERR_CONNECT_FAIL',
-            detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
-          });
+          answer(connectFailed(error));
         } else socket.destroy();
       });
       upstream.once('connect', () => {
@@ -367,16 +374,13 @@ export async function startProxy(
       target = /^http:\/\//i.test(asked) ? new URL(asked) : undefined;
     } catch {}
     const host = target ? stripBrackets(target.hostname) : '';
-    const entry: ProxyRequest = {
+    const entry = record({
       method: req.method ?? 'GET',
       host,
       port: target ? Number(target.port || 80) : 0,
       authority: target ? joinAuthority(host, Number(target.port || 80)) : '',
       url: asked,
-      time: Date.now(),
-      status: 0,
-    };
-    log.push(entry);
+    });
     const answer = (e: SquidError) => {
       entry.status = e.status;
       req.resume();
@@ -419,11 +423,7 @@ export async function startProxy(
       );
       out.on('error', (error: NodeJS.ErrnoException) => {
         if (!res.headersSent) {
-          answer({
-            status: 503,
-            code: 'ERR_CONNECT_FAIL',
-            detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
-          });
+          answer(connectFailed(error));
         } else res.destroy();
       });
       req.pipe(out);

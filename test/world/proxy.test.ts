@@ -503,16 +503,14 @@ describe('production-names world through the proxy', { concurrency: 1 }, () => {
       }),
     );
     const c = assumed.Credentials!;
-    const ecr = new ECRClient({
-      region: 'us-west-2',
-      requestHandler: handler,
-      maxAttempts: 1,
-      credentials: {
-        accessKeyId: c.AccessKeyId!,
-        secretAccessKey: c.SecretAccessKey!,
-        sessionToken: c.SessionToken!,
-      },
-    });
+    const credentials = {
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+    };
+    const ecrIn = (region: string) =>
+      new ECRClient({ region, requestHandler: handler, maxAttempts: 1, credentials });
+    const ecr = ecrIn('us-west-2');
     const data = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
     assert.equal(data?.proxyEndpoint, `https://${REGISTRY}`);
     registryAuth = data?.authorizationToken ?? '';
@@ -529,16 +527,7 @@ describe('production-names world through the proxy', { concurrency: 1 }, () => {
     assert.equal(ping.status, 200);
     // The secondary region: its own front under its own name, and its ECR API with a token of that region.
     const secondaryHost = world.secondaryRegistryHost ?? '';
-    const ecr2 = new ECRClient({
-      region: 'eu-central-1',
-      requestHandler: handler,
-      maxAttempts: 1,
-      credentials: {
-        accessKeyId: c.AccessKeyId!,
-        secretAccessKey: c.SecretAccessKey!,
-        sessionToken: c.SessionToken!,
-      },
-    });
+    const ecr2 = ecrIn('eu-central-1');
     const data2 = (await ecr2.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
     assert.equal(data2?.proxyEndpoint, `https://${secondaryHost}`);
     const ping2 = await httpsVia(agent, `https://${secondaryHost}/v2/`, {

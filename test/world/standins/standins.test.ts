@@ -126,6 +126,13 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     let assets: PublishedAsset[];
     let bin: Installed;
     let env: Record<string, string | undefined>;
+    // No JWKS in this control dir: the stand-in Fulcio only decodes the token, so an unsigned one does.
+    const unsignedToken = () =>
+      new UnsecuredJWT({ email: 'me@example.com' })
+        .setIssuer('https://issuer.example')
+        .setAudience('sigstore')
+        .setExpirationTime('5m')
+        .encode();
 
     before(async () => {
       const root = tempDir('standins-offline-');
@@ -233,12 +240,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
 
     test('cosign rejects what cosign rejects', async () => {
       const img = `127.0.0.1:1/x@sha256:${'a'.repeat(64)}`;
-      // No JWKS in this control dir: the stand-in Fulcio only decodes the token.
-      const token = new UnsecuredJWT({ email: 'me@example.com' })
-        .setIssuer('https://issuer.example')
-        .setAudience('sigstore')
-        .setExpirationTime('5m')
-        .encode();
+      const token = unsignedToken();
       const [noYes, noIdentity, noIssuer, unknown, noArgs, v3ish] = await Promise.all([
         run(bin.cosign, ['sign', '--identity-token', token, img], env),
         run(bin.cosign, ['verify', '--certificate-oidc-issuer', 'https://x', img], env),
@@ -389,11 +391,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
 
     test("cosign sign token sources in cosign's order: flag, then SIGSTORE_ID_TOKEN before the runner's OIDC variables", async () => {
       const img = `127.0.0.1:1/x@sha256:${'c'.repeat(64)}`;
-      const token = new UnsecuredJWT({ email: 'me@example.com' })
-        .setIssuer('https://issuer.example')
-        .setAudience('sigstore')
-        .setExpirationTime('5m')
-        .encode();
+      const token = unsignedToken();
       // A runner's OIDC variables pointing nowhere: any attempt to use them fails loudly.
       const runner = {
         ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token?api-version=2.0',

@@ -175,9 +175,11 @@ const FULCIO_503 = 'signing: POST https://fulcio.sigstore.dev/api/v2/signingCert
 const signFault = (mode: 'fail' | 'exit1-after-work', message: string, remaining = 1) =>
   addToolFault(fx.world.controlDir, { tool: 'cosign', command: 'sign', mode, message, remaining });
 
-/** Who signed the digest, one entry per signature, as an independent verifier sees it. */
-const signers = async (service: string, digest: string) =>
-  (await verifyIndependently(service, digest, signer())).map((v) => v.optional.Subject);
+/** Who signed the digest the run put out, one entry per signature, as an independent verifier sees it. */
+async function signers(service: string, result: RunResult): Promise<string[]> {
+  const verified = await verifyIndependently(service, result.outputs['digest'] ?? '', signer());
+  return verified.map((v) => v.optional.Subject);
+}
 
 test('signing fails on a first run; the re-run reuses the artifact, signs it and reports the same digest', {
   skip: NEEDS_STANDINS,
@@ -226,8 +228,7 @@ test('a transient cosign sign failure is retried in the run, looking again first
     true,
     'a look before the retry, and the verification after',
   );
-  const digest = result.outputs['digest'] ?? '';
-  assert.deepEqual(await signers('sign-passing', digest), [signer()], 'exactly one signature');
+  assert.deepEqual(await signers('sign-passing', result), [signer()], 'exactly one signature');
   assertNoLeaks(result);
 });
 
@@ -240,8 +241,7 @@ test('a cosign sign that wrote its signature but failed after is not repeated: t
   assert.equal(result.code, 0, why(result));
   assert.equal(cosignCalls('sign').length, 1, 'not signed a second time');
   assert.match(result.stdout, /cosign sign reported a failure, but \S+ is signed by/);
-  const digest = result.outputs['digest'] ?? '';
-  assert.deepEqual(await signers('sign-landed', digest), [signer()], 'one signature in the registry');
+  assert.deepEqual(await signers('sign-landed', result), [signer()], 'one signature in the registry');
   assertNoLeaks(result);
 });
 

@@ -18,6 +18,7 @@ import {
 } from '../../src/cosign.ts';
 import { sha } from '../support/digest.ts';
 import { ISSUER, REF } from '../support/signing.ts';
+import { counted, fakeClock } from '../support/stubs.ts';
 
 const ARTIFACT = `registry.example/sample-service-manifests@sha256:${'a'.repeat(64)}`;
 const target = { artifact: ARTIFACT, identity: `https://github.com/${REF}`, issuer: ISSUER };
@@ -183,50 +184,40 @@ describe('verify with backoff', () => {
   });
 
   test('a mismatch is not retried and keeps its message and hint', async () => {
-    let calls = 0;
+    const verify = counted(
+      async (): Promise<VerifyOutcome> => ({
+        kind: 'mismatch',
+        subjects: ['https://github.com/x'],
+        issuers: [ISSUER],
+        stderr: '',
+      }),
+    );
     await assert.rejects(
-      verifyWithBackoff(
-        async () => {
-          calls++;
-          return { kind: 'mismatch', subjects: ['https://github.com/x'], issuers: [ISSUER], stderr: '' };
-        },
-        target,
-        { attempts: 8, baseMs: 2000, ...noWait },
-      ),
+      verifyWithBackoff(verify, target, { attempts: 8, baseMs: 2000, ...noWait }),
       (error: unknown) =>
         error instanceof VerifyFailure &&
         /expected identity .* found https:\/\/github\.com\/x/.test(error.message) &&
         /certificate-identity/.test(error.hint ?? ''),
     );
-    assert.equal(calls, 1);
+    assert.equal(verify.calls, 1);
   });
 
   test('stops at the deadline with the last failure', async () => {
-    let clock = 0;
-    let calls = 0;
+    const clock = fakeClock();
+    const verify = counted(async (): Promise<VerifyOutcome> => ({ kind: 'no-signatures', stderr: '' }));
     await assert.rejects(
-      verifyWithBackoff(
-        async () => {
-          calls++;
-          return { kind: 'no-signatures', stderr: '' };
-        },
-        target,
-        {
-          attempts: 100,
-          baseMs: 2000,
-          maxDelayMs: 20_000,
-          deadlineMs: 120_000,
-          random: () => 1,
-          now: () => clock,
-          sleep: async (ms) => {
-            clock += ms;
-          },
-        },
-      ),
+      verifyWithBackoff(verify, target, {
+        attempts: 100,
+        baseMs: 2000,
+        maxDelayMs: 20_000,
+        deadlineMs: 120_000,
+        random: () => 1,
+        ...clock,
+      }),
       /no signatures found/,
     );
-    assert.ok(clock <= 120_000, `waited ${clock} ms`);
-    assert.ok(calls >= 5 && calls <= 10, `${calls} attempts`);
+    assert.ok(clock.now() <= 120_000, `waited ${clock.now()} ms`);
+    assert.ok(verify.calls >= 5 && verify.calls <= 10, `${verify.calls} attempts`);
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from '../../src/mirror-rules.ts';
 import { sha } from '../support/digest.ts';
 import { RecordingLog } from '../support/log.ts';
+import { counted } from '../support/stubs.ts';
 
 const BAKED = `sha256:${'b'.repeat(64)}`;
 const OTHER = `sha256:${'0'.repeat(64)}`;
@@ -132,37 +133,23 @@ describe('waiting for ECR to show a write', () => {
   });
 
   test('is bounded: gives up with what to do', async () => {
-    let looks = 0;
+    const look = counted(async () => undefined);
     await assert.rejects(
-      waitUntilStored(
-        async () => {
-          looks++;
-          return undefined;
-        },
-        'x',
-        new RecordingLog(),
-        { ...instant, attempts: 3 },
-      ),
+      waitUntilStored(look, 'x', new RecordingLog(), { ...instant, attempts: 3 }),
       refused(/^ECR still does not show x$/, /re-run the job/),
     );
-    assert.equal(looks, 3);
+    assert.equal(look.calls, 3);
   });
 
   test('a failing look ends the wait at once', async () => {
-    let looks = 0;
     const denied = new ActionError('ECR eu-central-1 did not say what it stores');
+    const look = counted(async () => {
+      throw denied;
+    });
     await assert.rejects(
-      waitUntilStored(
-        async () => {
-          looks++;
-          throw denied;
-        },
-        'x',
-        new RecordingLog(),
-        instant,
-      ),
+      waitUntilStored(look, 'x', new RecordingLog(), instant),
       (error) => error === denied,
     );
-    assert.equal(looks, 1);
+    assert.equal(look.calls, 1);
   });
 });

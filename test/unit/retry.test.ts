@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { retry } from '../../src/retry.ts';
+import { counted, fakeClock } from '../support/stubs.ts';
 
 const noSleep = () => {
   const waits: number[] = [];
@@ -38,45 +39,33 @@ test('retry: full jitter stays within half to all of the ceiling, capped', async
 
 test('retry: a fatal error fails at once', async () => {
   const { waits, sleep } = noSleep();
-  let calls = 0;
+  const denied = counted(async () => {
+    throw new Error('AccessDenied');
+  });
   await assert.rejects(
-    retry(
-      async () => {
-        calls++;
-        throw new Error('AccessDenied');
-      },
-      { attempts: 10, baseMs: 1, classify: () => 'fail', sleep },
-    ),
+    retry(denied, { attempts: 10, baseMs: 1, classify: () => 'fail', sleep }),
     /AccessDenied/,
   );
-  assert.equal(calls, 1);
+  assert.equal(denied.calls, 1);
   assert.deepEqual(waits, []);
 });
 
 test('retry: gives up at the deadline rather than sleeping past it', async () => {
-  let now = 0;
-  let calls = 0;
+  const slow = counted(async () => {
+    throw new Error('slow');
+  });
   await assert.rejects(
-    retry(
-      async () => {
-        calls++;
-        throw new Error('slow');
-      },
-      {
-        attempts: 100,
-        baseMs: 1000,
-        deadlineMs: 5000,
-        classify: () => 'retry',
-        now: () => now,
-        sleep: async (ms) => {
-          now += ms;
-        },
-        random: () => 1,
-      },
-    ),
+    retry(slow, {
+      attempts: 100,
+      baseMs: 1000,
+      deadlineMs: 5000,
+      classify: () => 'retry',
+      ...fakeClock(),
+      random: () => 1,
+    }),
     /slow/,
   );
-  assert.equal(calls, 3); // waits 1000 + 2000; the next 4000 would pass the deadline
+  assert.equal(slow.calls, 3); // waits 1000 + 2000; the next 4000 would pass the deadline
 });
 
 test('retry: reports each retry', async () => {

@@ -1,7 +1,8 @@
 // One HTTPS listener on 127.0.0.1:<free port> that tracks its sockets so stop() never waits on a client.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenLoopback } from './loopback.ts';
 import type { WorldTls } from './tls.ts';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -41,14 +42,7 @@ export async function listenHttps(tls: WorldTls, name: string, handler: Handler)
   });
   // TLS handshake failures (e.g. a client that does not trust the CA) are the client's problem to report.
   server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   let closing: Promise<void> | undefined;
   return {
     server,

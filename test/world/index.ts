@@ -66,7 +66,7 @@ export { registryTarget } from './registry-front.ts';
 export type { ToolDelays } from './standins/control.ts';
 export { DEFAULT_ROLE_ARN } from './sts.ts';
 export type { IssuedSvid } from './teleport.ts';
-export { TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
+export { sampleJoinBody, TELEPORT_JOIN_AUDIENCE } from './teleport.ts';
 
 export const PRIMARY_REGION = 'us-west-2';
 export const SECONDARY_REGION = 'eu-central-1';

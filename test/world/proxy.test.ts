@@ -1,9 +1,9 @@
 // Self-tests of the forward proxy, and of the production-names world reached only through it (Node clients and stand-ins).
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent, type RequestOptions } from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
 import { Counters } from './counters.ts';
 import { Faults } from './faults.ts';
+import { httpsCall } from './https-client.ts';
 import { downProxyUrl, MIRROR_PATHS, PROXY_TARGET, startWorld, type World } from './index.ts';
 import { mirrorPath } from './mirror.ts';
 import { type ForwardProxy, startProxy } from './proxy.ts';
+import { toolRunner } from './run-tool.ts';
 
 const REGISTRY = '515260921971.dkr.ecr.us-west-2.amazonaws.com';
 
@@ -120,30 +122,11 @@ class TunnelAgent extends Agent {
   }
 }
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function httpsVia(
+const httpsVia = (
   agent: Agent,
   url: string,
   init: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+) => httpsCall(url, { method: init.method ?? 'GET', headers: init.headers, agent });
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
@@ -426,44 +409,11 @@ test('a loopback world with proxy options: HTTPS_PROXY carries the credentials, 
   await assert.rejects(rawConnect(world.proxy?.port ?? 0, 'github.com:443'), { code: 'ECONNREFUSED' });
 });
 
-const children = new Set<ChildProcess>();
+const { run, killAll } = toolRunner(60_000);
 const scratch: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Async so the world's servers in this process keep answering while the tool runs. */
-function run(bin: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
-    }, 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 after(() => {
-  for (const child of children) {
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
-  }
+  killAll();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -553,16 +503,14 @@ describe('production-names world through the proxy', { concurrency: 1 }, () => {
       }),
     );
     const c = assumed.Credentials!;
-    const ecr = new ECRClient({
-      region: 'us-west-2',
-      requestHandler: handler,
-      maxAttempts: 1,
-      credentials: {
-        accessKeyId: c.AccessKeyId!,
-        secretAccessKey: c.SecretAccessKey!,
-        sessionToken: c.SessionToken!,
-      },
-    });
+    const credentials = {
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+    };
+    const ecrIn = (region: string) =>
+      new ECRClient({ region, requestHandler: handler, maxAttempts: 1, credentials });
+    const ecr = ecrIn('us-west-2');
     const data = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
     assert.equal(data?.proxyEndpoint, `https://${REGISTRY}`);
     registryAuth = data?.authorizationToken ?? '';
@@ -579,16 +527,7 @@ describe('production-names world through the proxy', { concurrency: 1 }, () => {
     assert.equal(ping.status, 200);
     // The secondary region: its own front under its own name, and its ECR API with a token of that region.
     const secondaryHost = world.secondaryRegistryHost ?? '';
-    const ecr2 = new ECRClient({
-      region: 'eu-central-1',
-      requestHandler: handler,
-      maxAttempts: 1,
-      credentials: {
-        accessKeyId: c.AccessKeyId!,
-        secretAccessKey: c.SecretAccessKey!,
-        sessionToken: c.SessionToken!,
-      },
-    });
+    const ecr2 = ecrIn('eu-central-1');
     const data2 = (await ecr2.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
     assert.equal(data2?.proxyEndpoint, `https://${secondaryHost}`);
     const ping2 = await httpsVia(agent, `https://${secondaryHost}/v2/`, {

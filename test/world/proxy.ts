@@ -1,9 +1,10 @@
 // A forward proxy on 127.0.0.1 that answers as squid does: CONNECT tunnels, absolute-URI forwarding, Basic auth, ACLs.
 import { Agent, createServer, type IncomingMessage, type OutgoingHttpHeaders, request } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer, isIP, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters } from './counters.ts';
 import type { FaultSpec, Faults } from './faults.ts';
+import { freePort, listenLoopback } from './loopback.ts';
 
 /** Counter/fault target of the proxy; kinds are 'connect' (CONNECT tunnels) and 'forward' (absolute-URI requests). */
 export const PROXY_TARGET = 'proxy';
@@ -86,6 +87,13 @@ interface SquidError {
   detail: string;
   headers?: Record<string, string>;
 }
+
+/** Squid's answer when the connection to the destination failed. */
+const connectFailed = (error: NodeJS.ErrnoException): SquidError => ({
+  status: 503,
+  code: 'ERR_CONNECT_FAIL',
+  detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
+});
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -184,14 +192,7 @@ function loopbackTarget(to: string | number): string {
 
 /** A proxy URL where nothing listens: the port was free a moment ago and is closed again. */
 export async function downProxyUrl(): Promise<string> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await freePort()}`;
 }
 
 export async function startProxy(
@@ -211,6 +212,13 @@ export async function startProxy(
     socket.on('close', () => sockets.delete(socket));
     // A client or upstream that goes away mid-stream is not the proxy's problem.
     socket.on('error', () => {});
+  };
+
+  /** Logs a request as it arrives; `status` (0 until then) is set when the proxy answers. */
+  const record = (asked: Omit<ProxyRequest, 'time' | 'status'>): ProxyRequest => {
+    const entry = { ...asked, time: Date.now(), status: 0 };
+    log.push(entry);
+    return entry;
   };
 
   /** The accepted user, null when credentials are required and missing or wrong. */
@@ -317,15 +325,12 @@ export async function startProxy(
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const asked = req.url ?? '';
     const parts = splitAuthority(asked);
-    const entry: ProxyRequest = {
+    const entry = record({
       method: 'CONNECT',
       host: parts?.host ?? asked.toLowerCase(),
       port: parts?.port ?? 0,
       authority: asked,
-      time: Date.now(),
-      status: 0,
-    };
-    log.push(entry);
+    });
     const answer = (e: SquidError) => {
       entry.status = e.status;
       socket.end(errorBytes(e, asked));
@@ -347,11 +352,7 @@ export async function startProxy(
       track(upstream);
       upstream.once('error', (error: NodeJS.ErrnoException) => {
         if (entry.status === 0) {
-          answer({
-            status: 503,
-            code: 'ERR_CONNECT_FAIL',
-            detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
-          });
+          answer(connectFailed(error));
         } else socket.destroy();
       });
       upstream.once('connect', () => {
@@ -373,16 +374,13 @@ export async function startProxy(
       target = /^http:\/\//i.test(asked) ? new URL(asked) : undefined;
     } catch {}
     const host = target ? stripBrackets(target.hostname) : '';
-    const entry: ProxyRequest = {
+    const entry = record({
       method: req.method ?? 'GET',
       host,
       port: target ? Number(target.port || 80) : 0,
       authority: target ? joinAuthority(host, Number(target.port || 80)) : '',
       url: asked,
-      time: Date.now(),
-      status: 0,
-    };
-    log.push(entry);
+    });
     const answer = (e: SquidError) => {
       entry.status = e.status;
       req.resume();
@@ -425,25 +423,14 @@ export async function startProxy(
       );
       out.on('error', (error: NodeJS.ErrnoException) => {
         if (!res.headersSent) {
-          answer({
-            status: 503,
-            code: 'ERR_CONNECT_FAIL',
-            detail: `The system returned: (111) ${error.code === 'ECONNREFUSED' ? 'Connection refused' : error.message}`,
-          });
+          answer(connectFailed(error));
         } else res.destroy();
       });
       req.pipe(out);
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -1,10 +1,10 @@
 // Runs the real CNCF distribution registry (docker-registry) on a loopback port, one per region.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './loopback.ts';
 import { REGISTRY_BIN } from './prereqs.ts';
 
 export interface RegistryProcess {
@@ -44,18 +44,6 @@ function installExitHook(): void {
 /** Pids of registries this process started and has not stopped yet. */
 export function liveRegistryPids(): number[] {
   return [...live.keys()];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 async function answers(url: string): Promise<boolean> {

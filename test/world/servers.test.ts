@@ -1,8 +1,7 @@
 // Self-tests of the test world: the real AWS SDK clients and plain HTTPS against the emulated servers.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -29,17 +28,12 @@ import {
 } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
-import { liveRegistryPids, startWorld, TELEPORT_JOIN_AUDIENCE, type World } from './index.ts';
+import { httpsCall, type Reply } from './https-client.ts';
+import { liveRegistryPids, sampleJoinBody, startWorld, TELEPORT_JOIN_AUDIENCE, type World } from './index.ts';
 import { MEDIA, sha256 } from './oci.ts';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One HTTPS request trusting the world's CA; never follows redirects (the tests look at them). */
-function call(
+/** One HTTPS request trusting the world's CA. */
+const call = (
   ca: Buffer,
   url: string,
   init: {
@@ -48,25 +42,8 @@ function call(
     body?: Buffer | string;
     timeoutMs?: number;
   } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: init.method ?? 'GET', headers: init.headers, ca, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    if (init.timeoutMs) req.setTimeout(init.timeoutMs, () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
+): Promise<Reply> =>
+  httpsCall(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, init);
 
 const json = (reply: Reply) => JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
 
@@ -90,13 +67,7 @@ async function svidViaJoin(extra: Record<string, unknown> = {}): Promise<Reply> 
   return call(ca, `https://${world.teleportFqdn}/webapi/standin/join`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      token: 'image-push-github-actions-sample-service',
-      id_token: idToken,
-      workload_identity: 'image-push',
-      audiences: ['sts.amazonaws.com'],
-      ...extra,
-    }),
+    body: sampleJoinBody(idToken, extra),
   });
 }
 

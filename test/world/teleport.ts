@@ -21,6 +21,16 @@ import type { WorldTls } from './tls.ts';
 
 export const TELEPORT_JOIN_AUDIENCE = 'teleport.cluster.local';
 
+/** A join request the default cluster accepts for an STS SVID (tbot's, with `extra` on top), as sent to its join endpoint. */
+export const sampleJoinBody = (idToken: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    token: 'image-push-github-actions-sample-service',
+    id_token: idToken,
+    workload_identity: 'image-push',
+    audiences: ['sts.amazonaws.com'],
+    ...extra,
+  });
+
 export interface TeleportVersions {
   serverVersion?: string;
   /** `auto_update.tools_version`; null leaves it out of /webapi/find (older clusters). */

@@ -11,30 +11,31 @@ describe('the download table', () => {
   });
 
   test('names the contract assets and their checksum files', () => {
-    const flux = assetFor('flux', '2.8.6', 'arm64');
-    assert.equal(
-      flux.url,
-      'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_linux_arm64.tar.gz',
-    );
-    assert.deepEqual(flux.checksum, {
-      url: 'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_checksums.txt',
-    });
-    assert.equal(flux.member, 'flux');
-    const cosign = assetFor('cosign', '3.0.0', 'amd64');
-    assert.equal(
-      cosign.url,
-      'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign-linux-amd64',
-    );
-    assert.deepEqual(cosign.checksum, {
-      url: 'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign_checksums.txt',
-    });
-    assert.equal(cosign.member, undefined);
-    const tbot = assetFor('tbot', '17.4.8', 'amd64');
-    assert.equal(tbot.url, 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz');
-    assert.deepEqual(tbot.checksum, {
-      url: 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz.sha256',
-    });
-    assert.equal(tbot.member, 'teleport/tbot');
+    const cases: { asked: Parameters<typeof assetFor>; url: string; checksum: string; member?: string }[] = [
+      {
+        asked: ['flux', '2.8.6', 'arm64'],
+        url: 'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_linux_arm64.tar.gz',
+        checksum: 'https://github.com/fluxcd/flux2/releases/download/v2.8.6/flux_2.8.6_checksums.txt',
+        member: 'flux',
+      },
+      {
+        asked: ['cosign', '3.0.0', 'amd64'],
+        url: 'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign-linux-amd64',
+        checksum: 'https://github.com/sigstore/cosign/releases/download/v3.0.0/cosign_checksums.txt',
+      },
+      {
+        asked: ['tbot', '17.4.8', 'amd64'],
+        url: 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz',
+        checksum: 'https://cdn.teleport.dev/teleport-v17.4.8-linux-amd64-bin.tar.gz.sha256',
+        member: 'teleport/tbot',
+      },
+    ];
+    for (const { asked, url, checksum, member } of cases) {
+      const asset = assetFor(...asked);
+      assert.equal(asset.url, url, asked[0]);
+      assert.deepEqual(asset.checksum, { url: checksum }, asked[0]);
+      assert.equal(asset.member, member, asked[0]);
+    }
   });
 
   test('a pinned version is checked against the pin only', () => {

@@ -1,8 +1,7 @@
 // The ECR emulator against the real @aws-sdk/client-ecr and client-sts: registries per (account, region), credential expiry.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -24,33 +23,23 @@ import {
 } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt } from 'jose';
-import { DEFAULT_ACCOUNT, startWorld, TARGETS, TELEPORT_JOIN_AUDIENCE, type World } from '../index.ts';
+import { httpsCall, type Reply } from '../https-client.ts';
+import {
+  DEFAULT_ACCOUNT,
+  sampleJoinBody,
+  startWorld,
+  TARGETS,
+  TELEPORT_JOIN_AUDIENCE,
+  type World,
+} from '../index.ts';
 import { MEDIA } from '../oci.ts';
 
 const OTHER = '111111111111';
 const UNKNOWN = '999999999999';
 const SECONDARY = 'eu-central-1';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function call(ca: Buffer, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const call = (ca: Buffer, url: string, headers: Record<string, string> = {}, method = 'GET') =>
+  httpsCall(url, { method, headers, ca, agent: false });
 
 const registryErrors = (reply: Reply) =>
   (JSON.parse(reply.body.toString('utf8')) as { errors: { code: string; message: string }[] }).errors;
@@ -405,33 +394,12 @@ describe('credential expiry and recordings', () => {
 
   test('the SVID lifetime tbot gets is settable; SVIDs are recorded', async () => {
     const join = async (extra: Record<string, unknown> = {}) => {
-      const reply = await new Promise<Reply>((resolve, reject) => {
-        const req = request(
-          `https://${world.teleportFqdn}/webapi/standin/join`,
-          { method: 'POST', headers: { 'content-type': 'application/json' }, ca, agent: false },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-            );
-          },
-        );
-        req.on('error', reject);
-        world.oidc.mint(TELEPORT_JOIN_AUDIENCE).then(
-          (idToken) =>
-            req.end(
-              JSON.stringify({
-                token: 'image-push-github-actions-sample-service',
-                id_token: idToken,
-                workload_identity: 'image-push',
-                audiences: ['sts.amazonaws.com'],
-                ...extra,
-              }),
-            ),
-          reject,
-        );
-      });
+      const idToken = await world.oidc.mint(TELEPORT_JOIN_AUDIENCE);
+      const reply = await httpsCall(
+        `https://${world.teleportFqdn}/webapi/standin/join`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, ca, agent: false },
+        { body: sampleJoinBody(idToken, extra) },
+      );
       assert.equal(reply.status, 200, reply.body.toString());
       return decodeJwt((JSON.parse(reply.body.toString()) as { jwt: string }).jwt);
     };

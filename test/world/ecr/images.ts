@@ -19,6 +19,34 @@ export const pickId = (id: ImageId): ImageId => ({
   ...(id.imageTag ? { imageTag: id.imageTag } : {}),
 });
 
+/** An entry of a Batch*Image `failures[]`. */
+export interface ImageFailure {
+  imageId: ImageId;
+  failureCode: string;
+  failureReason: string;
+}
+
+export const failure = (imageId: ImageId, failureCode: string, failureReason: string): ImageFailure => ({
+  imageId,
+  failureCode,
+  failureReason,
+});
+
+export const notFound = (id: ImageId) => failure(pickId(id), 'ImageNotFound', 'Requested image not found');
+
+/** The manifest an id of a Batch*Image call names, or ECR's failure: neither digest nor tag, or no such image. */
+export async function manifestOf(
+  registry: RegistryState,
+  repo: string,
+  id: ImageId,
+): Promise<{ manifest: StoredManifest } | { failure: ImageFailure }> {
+  if (!id.imageDigest && !id.imageTag) {
+    return { failure: failure(id, 'MissingDigestAndTag', 'Missing image digest and tag') };
+  }
+  const manifest = await getManifest(registry.registry.url, repo, (id.imageDigest ?? id.imageTag) as string);
+  return manifest ? { manifest } : { failure: notFound(id) };
+}
+
 export const repoDir = (registry: RegistryState, repo: string) =>
   join(registry.registry.storageRoot, 'docker', 'registry', 'v2', 'repositories', repo);
 

@@ -1,7 +1,7 @@
 // Self-tests of the stand-in CLIs: built and published like the world does, then run as subprocesses, offline for
 // their command lines and inside the test world for the real registry round trip.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -12,8 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request as httpsRequest } from 'node:https';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,8 +20,10 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeJwt, UnsecuredJWT } from 'jose';
+import { httpsCall } from '../https-client.ts';
 import { registryTarget, startWorld, type World } from '../index.ts';
 import { digestRefTarget } from '../registry-front.ts';
+import { type Run, toolRunner } from '../run-tool.ts';
 import { addToolFault, clearToolFaults, readCalls, readToolFaults } from './control.ts';
 import { collectEntries, tarEntries } from './lib/tarball.ts';
 import { type PublishedAsset, publishStandins } from './publish.ts';
@@ -31,62 +32,13 @@ const VERSIONS = { flux: '2.9.4', cosign: '2.6.1', teleport: '17.4.8' };
 const HOST_ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const OTHER_ARCH = HOST_ARCH === 'amd64' ? 'arm64' : 'amd64';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-// Every child we start, so a failing test still leaves none behind.
-const children = new Set<ChildProcess>();
+const { run, killAll } = toolRunner(30_000);
 const scratch: string[] = [];
 
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   scratch.push(dir);
   return dir;
-}
-
-/** Async on purpose: the world's servers live in this process and must keep answering while a tool runs. */
-function run(
-  bin: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-  opts: { timeoutMs?: number; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      env: env as NodeJS.ProcessEnv,
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-    opts.onSpawn?.(child);
-  });
-}
-
-function killChildren(): void {
-  for (const child of children) {
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
-  }
 }
 
 /** The environment a tool gets: ours minus anything that could leak trust or credentials in. */
@@ -138,31 +90,6 @@ function install(mirrorRoot: string, versions: typeof VERSIONS, arch: string, in
 
 const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-/** One HTTPS exchange with the world's CA, the path sent exactly as written (no URL normalisation). */
-function httpsCall(
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  ca: string,
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { method, host: u.hostname, port: u.port, path: u.pathname, headers, ca },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 function tbotConfig(proxy: string, dest: string, extra = ''): string {
   return [
     'version: v2',
@@ -186,7 +113,7 @@ function tbotConfig(proxy: string, dest: string, extra = ''): string {
 }
 
 after(() => {
-  killChildren();
+  killAll();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -199,6 +126,13 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     let assets: PublishedAsset[];
     let bin: Installed;
     let env: Record<string, string | undefined>;
+    // No JWKS in this control dir: the stand-in Fulcio only decodes the token, so an unsigned one does.
+    const unsignedToken = () =>
+      new UnsecuredJWT({ email: 'me@example.com' })
+        .setIssuer('https://issuer.example')
+        .setAudience('sigstore')
+        .setExpirationTime('5m')
+        .encode();
 
     before(async () => {
       const root = tempDir('standins-offline-');
@@ -306,12 +240,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
 
     test('cosign rejects what cosign rejects', async () => {
       const img = `127.0.0.1:1/x@sha256:${'a'.repeat(64)}`;
-      // No JWKS in this control dir: the stand-in Fulcio only decodes the token.
-      const token = new UnsecuredJWT({ email: 'me@example.com' })
-        .setIssuer('https://issuer.example')
-        .setAudience('sigstore')
-        .setExpirationTime('5m')
-        .encode();
+      const token = unsignedToken();
       const [noYes, noIdentity, noIssuer, unknown, noArgs, v3ish] = await Promise.all([
         run(bin.cosign, ['sign', '--identity-token', token, img], env),
         run(bin.cosign, ['verify', '--certificate-oidc-issuer', 'https://x', img], env),
@@ -462,11 +391,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
 
     test("cosign sign token sources in cosign's order: flag, then SIGSTORE_ID_TOKEN before the runner's OIDC variables", async () => {
       const img = `127.0.0.1:1/x@sha256:${'c'.repeat(64)}`;
-      const token = new UnsecuredJWT({ email: 'me@example.com' })
-        .setIssuer('https://issuer.example')
-        .setAudience('sigstore')
-        .setExpirationTime('5m')
-        .encode();
+      const token = unsignedToken();
       // A runner's OIDC variables pointing nowhere: any attempt to use them fails loudly.
       const runner = {
         ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token?api-version=2.0',
@@ -712,7 +637,7 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
     });
 
     after(async () => {
-      killChildren();
+      killAll();
       await world?.stop();
       handler?.destroy();
     });
@@ -1023,16 +948,19 @@ describe('stand-in CLIs', { concurrency: 2 }, () => {
       const docker = JSON.parse(readFileSync(join(env['DOCKER_CONFIG']!, 'config.json'), 'utf8')) as {
         auths: Record<string, { auth: string }>;
       };
-      const front = (method: string, ref: string) =>
-        httpsCall(
+      const front = (method: string, ref: string) => {
+        const url = `https://${repoHost}/v2/${repo}/manifests/${ref}`;
+        // The path as written: only the URL's own pathname, no query, the percent-encoding as the test spelt it.
+        return httpsCall(url, {
           method,
-          `https://${repoHost}/v2/${repo}/manifests/${ref}`,
-          {
+          path: new URL(url).pathname,
+          headers: {
             authorization: `Basic ${docker.auths[repoHost]!.auth}`,
             accept: 'application/vnd.oci.image.manifest.v1+json',
           },
-          readFileSync(world.caFile, 'utf8'),
-        );
+          ca: readFileSync(world.caFile, 'utf8'),
+        });
+      };
       const [literal, encoded, encodedHead] = await Promise.all([
         front('GET', digest),
         front('GET', digest.replace(':', '%3A')),

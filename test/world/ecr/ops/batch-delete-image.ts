@@ -1,33 +1,22 @@
 // BatchDeleteImage: by digest deletes the image and all its tags; by tag drops the tag, and the image with its last tag.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deleteManifest, getManifest } from '../../oci.ts';
-import { type ImageId, imageIds, imagesOf, pickId, repoDir } from '../images.ts';
+import { deleteManifest } from '../../oci.ts';
+import { type ImageFailure, type ImageId, imageIds, imagesOf, manifestOf, repoDir } from '../images.ts';
 import type { Operation } from '../operation.ts';
 
 export const batchDeleteImage: Operation = async ({ registry }, input) => {
   const repo = registry.repo(String(input['repositoryName'] ?? '')).name;
   const url = registry.registry.url;
   const deleted: ImageId[] = [];
-  const failures: unknown[] = [];
+  const failures: ImageFailure[] = [];
   for (const id of imageIds(input['imageIds'], true) ?? []) {
-    if (!id.imageDigest && !id.imageTag) {
-      failures.push({
-        imageId: id,
-        failureCode: 'MissingDigestAndTag',
-        failureReason: 'Missing image digest and tag',
-      });
+    const found = await manifestOf(registry, repo, id);
+    if ('failure' in found) {
+      failures.push(found.failure);
       continue;
     }
-    const manifest = await getManifest(url, repo, (id.imageDigest ?? id.imageTag) as string);
-    if (!manifest) {
-      failures.push({
-        imageId: pickId(id),
-        failureCode: 'ImageNotFound',
-        failureReason: 'Requested image not found',
-      });
-      continue;
-    }
+    const { manifest } = found;
     const images = await imagesOf(registry, repo);
     const tags = images.get(manifest.digest) ?? [];
     if (id.imageDigest) {

@@ -1,6 +1,6 @@
 // BatchGetImage: manifests as the registry stores them; misses go to `failures[]` with ECR's failure codes.
 import { getManifest, isDigest } from '../../oci.ts';
-import { imageIds, pickId } from '../images.ts';
+import { failure, type ImageFailure, imageIds, manifestOf, notFound, pickId } from '../images.ts';
 import type { Operation } from '../operation.ts';
 
 export const batchGetImage: Operation = async ({ registry }, input) => {
@@ -10,52 +10,48 @@ export const batchGetImage: Operation = async ({ registry }, input) => {
     : undefined;
   const url = registry.registry.url;
   const images: unknown[] = [];
-  const failures: unknown[] = [];
+  const failures: ImageFailure[] = [];
   for (const id of imageIds(input['imageIds'], true) ?? []) {
-    if (!id.imageDigest && !id.imageTag) {
-      failures.push({
-        imageId: id,
-        failureCode: 'MissingDigestAndTag',
-        failureReason: 'Missing image digest and tag',
-      });
-      continue;
-    }
+    // Checked before manifestOf's missing-id check, which it can never overlap, so ECR's order of checks holds.
     if (id.imageDigest && !isDigest(id.imageDigest)) {
-      failures.push({
-        imageId: id,
-        failureCode: 'InvalidImageDigest',
-        failureReason: 'Invalid request parameters: image digest should satisfy the regex',
-      });
+      failures.push(
+        failure(
+          id,
+          'InvalidImageDigest',
+          'Invalid request parameters: image digest should satisfy the regex',
+        ),
+      );
       continue;
     }
-    const manifest = await getManifest(url, repo, (id.imageDigest ?? id.imageTag) as string);
-    if (!manifest) {
-      failures.push({
-        imageId: pickId(id),
-        failureCode: 'ImageNotFound',
-        failureReason: 'Requested image not found',
-      });
+    const found = await manifestOf(registry, repo, id);
+    if ('failure' in found) {
+      failures.push(found.failure);
       continue;
     }
+    const { manifest } = found;
     if (id.imageTag && id.imageDigest) {
       const tagged = await getManifest(url, repo, id.imageTag);
       if (tagged?.digest !== manifest.digest) {
-        failures.push({
-          imageId: pickId(id),
-          failureCode: tagged ? 'ImageTagDoesNotMatchDigest' : 'ImageNotFound',
-          failureReason: tagged
-            ? 'Invalid image tag for the specified image digest'
-            : 'Requested image not found',
-        });
+        failures.push(
+          tagged
+            ? failure(
+                pickId(id),
+                'ImageTagDoesNotMatchDigest',
+                'Invalid image tag for the specified image digest',
+              )
+            : notFound(id),
+        );
         continue;
       }
     }
     if (accepted && accepted.length > 0 && !accepted.includes(manifest.mediaType)) {
-      failures.push({
-        imageId: pickId(id),
-        failureCode: 'UnsupportedImageType',
-        failureReason: `Image manifest media type ${manifest.mediaType} is not accepted`,
-      });
+      failures.push(
+        failure(
+          pickId(id),
+          'UnsupportedImageType',
+          `Image manifest media type ${manifest.mediaType} is not accepted`,
+        ),
+      );
       continue;
     }
     images.push({

@@ -25,8 +25,8 @@ export interface RequestOptions {
   insecureSkipVerify?: boolean;
 }
 
-/** A transport-level failure, worded like Go's `*url.Error`. */
-export class NetError extends Error {
+/** A failure with an error code and whether Go would call it temporary (worth retrying). */
+class TransportError extends Error {
   readonly temporary: boolean;
   readonly code: string;
   constructor(message: string, code: string, temporary: boolean) {
@@ -36,16 +36,11 @@ export class NetError extends Error {
   }
 }
 
-/** A failure reaching or talking through the proxy, already worded as Go's transport words it. */
-class ProxyError extends Error {
-  readonly code: string;
-  readonly temporary: boolean;
-  constructor(detail: string, code: string, temporary: boolean) {
-    super(detail);
-    this.code = code;
-    this.temporary = temporary;
-  }
-}
+/** A transport-level failure, worded like Go's `*url.Error`. */
+export class NetError extends TransportError {}
+
+/** A failure reaching or talking through the proxy, already worded as Go's transport words it (toNetError wraps it). */
+class ProxyError extends TransportError {}
 
 export class DeadlineError extends Error {
   constructor() {

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryAuthorization } from './ecr.ts';
 import type { Log } from './log.ts';
-import { expiring } from './session.ts';
+import { Renewing } from './session.ts';
 
 /** What a registry client or a tool needs: the Basic authorization, and the DOCKER_CONFIG that holds it. */
 export interface RegistryCredentials {
@@ -38,28 +38,27 @@ export async function writeDockerConfig(
  * authorization has less than the refresh margin left, before a registry request or a tool run needs it.
  */
 export class RegistryLogin {
-  private refreshing: Promise<void> | undefined;
+  private readonly authorization: Renewing<RegistryAuthorization>;
 
   constructor(
     readonly host: string,
     readonly dockerConfig: string,
-    private current: RegistryAuthorization,
-    private readonly authorize: (log: Log) => Promise<RegistryAuthorization>,
-  ) {}
-
-  async fresh(log: Log): Promise<RegistryCredentials> {
-    if (expiring(this.current.expiresAt)) {
-      this.refreshing ??= this.refresh(log).finally(() => {
-        this.refreshing = undefined;
-      });
-      await this.refreshing;
-    }
-    return { authorization: this.current.token, dockerConfig: this.dockerConfig };
+    first: RegistryAuthorization,
+    authorize: (log: Log) => Promise<RegistryAuthorization>,
+  ) {
+    this.authorization = new Renewing(
+      first,
+      (a) => a.expiresAt,
+      async (log) => {
+        log.info(`the registry login for ${host} is about to expire: logging in again`);
+        const next = await authorize(log);
+        await writeDockerConfig(dockerConfig, host, next.token, true);
+        return next;
+      },
+    );
   }
 
-  private async refresh(log: Log): Promise<void> {
-    log.info(`the registry login for ${this.host} is about to expire: logging in again`);
-    this.current = await this.authorize(log);
-    await writeDockerConfig(this.dockerConfig, this.host, this.current.token, true);
+  async fresh(log: Log): Promise<RegistryCredentials> {
+    return { authorization: (await this.authorization.get(log)).token, dockerConfig: this.dockerConfig };
   }
 }

@@ -19,6 +19,7 @@ import type { Log } from '../log.ts';
 import { ociClientFor } from '../oci.ts';
 import { remoteOnly, stage } from '../pipeline.ts';
 import { retry } from '../retry.ts';
+import { Renewing } from '../session.ts';
 import { fetchIdToken, requestSigningToken, type SigningToken } from '../signer.ts';
 
 /** Who signs (or signed) the artifact and whether this run wrote the signature. */
@@ -142,15 +143,16 @@ async function signWithRetries(
 
 /** The run's OIDC token for Sigstore: asked for when first needed, and again only when near its expiry. */
 function signingTokens(ctx: Context, log: Log): () => Promise<SigningToken> {
-  let token: SigningToken | undefined;
-  return async () => {
-    if (!token || token.expiresAt.getTime() - Date.now() < TOKEN_MARGIN_MS) {
-      token = await requestSigningToken(ctx.runner.serverUrl, (audience) =>
+  const token = new Renewing<SigningToken>(
+    undefined,
+    (t) => t.expiresAt,
+    () =>
+      requestSigningToken(ctx.runner.serverUrl, (audience) =>
         fetchIdToken(audience, { signal: ctx.signal, onRetry: (message) => log.info(message) }),
-      );
-    }
-    return token;
-  };
+      ),
+    TOKEN_MARGIN_MS,
+  );
+  return () => token.get(log);
 }
 
 /** cosign with this run's registry login, and whether the digest's signature tag exists (asked at once). */

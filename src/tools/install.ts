@@ -105,6 +105,26 @@ async function memberSink(member: string, to: string): Promise<Sink<Extracted>> 
   };
 }
 
+/** Refuses what came out of a matching tarball unless it was readable and held the member exactly once. */
+function checkExtracted(asset: Asset, extracted: Extracted): void {
+  if (extracted.problem !== undefined) {
+    const why = extracted.problem instanceof Error ? extracted.problem.message : String(extracted.problem);
+    throw new ActionError(`${asset.file} matches its sha256 but cannot be read as a tar.gz: ${why}`, {
+      hint: 'check the version',
+      cause: extracted.problem,
+    });
+  }
+  // tar would let a later copy win; an archive that holds two is not one to guess about.
+  if (extracted.copies > 1) {
+    throw new ActionError(`the archive holds ${asset.member} ${extracted.copies} times`, {
+      hint: 'check the version',
+    });
+  }
+  if (extracted.copies === 0) {
+    throw new ActionError(`${asset.file} holds no ${asset.member}`, { hint: 'check the version' });
+  }
+}
+
 /**
  * Returns the tool from the runner's tool cache, or downloads it and caches it per version and architecture. A
  * tarball is inflated while it downloads and only its binary is written, into the private `workDir`, not
@@ -123,23 +143,19 @@ export async function installTool(
   try {
     const url = viaMirror(asset.url, options.mirror);
     options.log.info(`downloading ${url}`);
-    const member = asset.member;
+    const { member } = asset;
     const binary = join(dir, member === undefined ? asset.file : tool);
-    const fetching =
-      member === undefined
-        ? downloadTo(url, () => fileSink(binary), options).then(({ sha256 }) => ({
-            sha256,
-            extracted: undefined,
-          }))
-        : downloadTo(url, () => memberSink(member, binary), options).then(({ sha256, result }) => ({
-            sha256,
-            extracted: result,
-          }));
+    // A raw binary is kept as it arrives; from a tarball only its member is written.
+    const openSink: () => Promise<Sink<string | Extracted>> =
+      member === undefined ? () => fileSink(binary) : () => memberSink(member, binary);
     // Both downloads settle before either failure is thrown, so none is still writing when `dir` goes.
-    const [fetched, wanted] = await Promise.allSettled([fetching, expectedSha256(asset, options, dir)]);
+    const [fetched, wanted] = await Promise.allSettled([
+      downloadTo(url, openSink, options),
+      expectedSha256(asset, options, dir),
+    ]);
     if (fetched.status === 'rejected') throw fetched.reason;
     if (wanted.status === 'rejected') throw wanted.reason;
-    const { sha256: actual, extracted } = fetched.value;
+    const { sha256: actual, result } = fetched.value;
     const expected = wanted.value;
     if (actual !== expected) {
       throw new ActionError(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`, {
@@ -150,25 +166,7 @@ export async function installTool(
       'sha256' in asset.checksum ? 'the pin in the action' : viaMirror(asset.checksum.url, options.mirror);
     options.log.info(`sha256 ${actual} matches ${source}`);
 
-    if (extracted) {
-      if (extracted.problem !== undefined) {
-        const why =
-          extracted.problem instanceof Error ? extracted.problem.message : String(extracted.problem);
-        throw new ActionError(`${asset.file} matches its sha256 but cannot be read as a tar.gz: ${why}`, {
-          hint: 'check the version',
-          cause: extracted.problem,
-        });
-      }
-      // tar would let a later copy win; an archive that holds two is not one to guess about.
-      if (extracted.copies > 1) {
-        throw new ActionError(`the archive holds ${member} ${extracted.copies} times`, {
-          hint: 'check the version',
-        });
-      }
-      if (extracted.copies === 0) {
-        throw new ActionError(`${asset.file} holds no ${member}`, { hint: 'check the version' });
-      }
-    }
+    if (typeof result !== 'string') checkExtracted(asset, result);
     // Executable before it is copied: the cache's .complete marker must never sit next to a file that cannot run.
     await chmod(binary, 0o755);
     const path = join(await tc.cacheFile(binary, tool, tool, version, arch), tool);

@@ -1,6 +1,6 @@
 import type * as Ecr from '@aws-sdk/client-ecr';
 import type * as Sts from '@aws-sdk/client-sts';
-import { isNetworkError, sdkRequestHandler } from './http.ts';
+import { classifyHttp, HttpStatusError, isNetworkError, sdkRequestHandler } from './http.ts';
 import type { Log } from './log.ts';
 import type { RetryOptions, Verdict } from './retry.ts';
 
@@ -76,7 +76,8 @@ export function awsStatus(error: unknown): number | undefined {
 
 /** Transient for any AWS call: throttling, 5xx, 429, a retryable-modelled error, or a dropped connection. */
 export function classifyAwsError(error: unknown): Verdict {
-  if (isNetworkError(error)) return 'retry';
+  // The transport's own failures (a connection, a proxy's answer to CONNECT) are judged as on every other path.
+  if (isNetworkError(error) || error instanceof HttpStatusError) return classifyHttp(error);
   if (!(error instanceof Error)) return 'fail';
   const shape = error as SdkErrorShape;
   if (THROTTLING.has(error.name)) return 'retry';

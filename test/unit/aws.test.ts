@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { ECRServiceException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import { STSServiceException } from '@aws-sdk/client-sts';
 import { classifyAwsError } from '../../src/aws.ts';
+import { HttpStatusError } from '../../src/http.ts';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
 
@@ -53,4 +54,17 @@ test('what the caller must fix is not retried', () => {
   assert.equal(classifyAwsError(denied), 'fail');
   assert.equal(classifyAwsError(new Error('bug')), 'fail');
   assert.equal(classifyAwsError('a string'), 'fail');
+});
+
+test("a proxy's answer to CONNECT is judged as on the action's other paths: 503 retried, 403 and 407 not", () => {
+  const proxy = (status: number) =>
+    new HttpStatusError(
+      'CONNECT',
+      'sts.us-west-2.amazonaws.com:443 through proxy http://proxy:3128',
+      status,
+      '',
+    );
+  assert.equal(classifyAwsError(proxy(503)), 'retry');
+  assert.equal(classifyAwsError(proxy(403)), 'fail');
+  assert.equal(classifyAwsError(proxy(407)), 'fail');
 });

@@ -37,21 +37,6 @@ interface Regions {
   secondary: Ecr;
 }
 
-/** What ECR stores under a reference, as the mirror must know it: a failure to look ends the mirror. */
-async function stored(ecr: Ecr, repository: string, reference: string): Promise<string | undefined> {
-  try {
-    return await ecr.stored(repository, reference);
-  } catch (error) {
-    throw new ActionError(
-      `ECR ${ecr.registry.region} did not say what it stores for ${repository} ${reference}`,
-      {
-        hint: `check that the role allows ecr:DescribeImages on ${repository} in ${ecr.registry.region}`,
-        cause: error,
-      },
-    );
-  }
-}
-
 /** What this run has to write, decided before anything is written. */
 interface Survey {
   artifact: 'copy' | 'mirrored';
@@ -69,14 +54,14 @@ async function survey(
   sigTag: string,
 ): Promise<Survey> {
   const [primaryTag, primarySig] = await Promise.all([
-    stored(regions.primary, place.repository, place.tag),
-    stored(regions.primary, place.repository, sigTag),
+    regions.primary.stored(place.repository, place.tag),
+    regions.primary.stored(place.repository, sigTag),
   ]);
   checkReference(baked, primaryTag, place);
   const repository = await regions.secondary.ensureRepository(place.repository, place.tag);
   const [secondaryTag, secondarySig] = await Promise.all([
-    stored(regions.secondary, place.repository, place.tag),
-    stored(regions.secondary, place.repository, sigTag),
+    regions.secondary.stored(place.repository, place.tag),
+    regions.secondary.stored(place.repository, sigTag),
   ]);
   log.info(
     `${place.primary.region} stores ${baked} under ${place.repository}:${place.tag}; ${place.secondary.region} stores ${secondaryTag ?? 'nothing'} there`,
@@ -125,7 +110,7 @@ async function copy(
     copied = await copyByDigest(source, sink, place.repository, baked);
     log.info(`copied ${place.repository}@${baked} and its ${copied.blobs} blobs to ${place.secondary.host}`);
     const what = `${place.repository}@${baked} in ${place.secondary.region}`;
-    const look = () => stored(regions.secondary, place.repository, baked);
+    const look = () => regions.secondary.stored(place.repository, baked);
     await waitUntilStored(look, what, log, { signal: ctx.signal });
   }
   if (plan.primarySig && (plan.signature === 'copy' || plan.signature === 'replace')) {
@@ -159,11 +144,11 @@ async function confirm(
   primarySig: string | undefined,
 ) {
   const what = `${place.repository}:${place.tag} in ${place.secondary.region}`;
-  const look = () => stored(regions.secondary, place.repository, place.tag);
+  const look = () => regions.secondary.stored(place.repository, place.tag);
   const [primaryAfter, secondaryAfter, secondarySig] = await Promise.all([
-    stored(regions.primary, place.repository, place.tag),
+    regions.primary.stored(place.repository, place.tag),
     waitUntilStored(look, what, log, { signal: ctx.signal }),
-    primarySig ? stored(regions.secondary, place.repository, sigTag) : undefined,
+    primarySig ? regions.secondary.stored(place.repository, sigTag) : undefined,
   ]);
   checkReference(baked, primaryAfter, place);
   judgeArtifact(baked, secondaryAfter, place);

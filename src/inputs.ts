@@ -258,7 +258,12 @@ interface Derived {
 }
 
 /** Everything the caller configured, validated and normalised: one field per input, and what derives from them. */
-export type Inputs = Omit<Parsed, keyof Derived | 'awsRegionSecondary' | 'ecrRegistrySecondary'> & Derived;
+// The registry inputs are read through `registry` and `secondary` only.
+export type Inputs = Omit<
+  Parsed,
+  keyof Derived | 'ecrRegistry' | 'awsRegionSecondary' | 'ecrRegistrySecondary'
+> &
+  Derived;
 
 /** An ECR host names its region; ECR is called in the configured region, so the two must agree. */
 function regionConflict(host: string | undefined, region: string | undefined): string | undefined {
@@ -335,7 +340,7 @@ export function readInputs(read: InputReader): Inputs {
   const parsed = Object.fromEntries(
     Object.entries(result.data).map(([name, value]) => [camel(name), value]),
   ) as unknown as Parsed;
-  const { awsRegionSecondary, ecrRegistrySecondary, ...rest } = parsed;
+  const { ecrRegistry, awsRegionSecondary, ecrRegistrySecondary, ...rest } = parsed;
   const registry = (host: string, region: string): EcrRegistry => ({
     host,
     region,
@@ -345,7 +350,7 @@ export function readInputs(read: InputReader): Inputs {
     ...rest,
     repository: `${parsed.service}-manifests`,
     teleportToken: parsed.teleportToken ?? `image-push-github-actions-${parsed.service}`,
-    registry: registry(parsed.ecrRegistry, parsed.awsRegion),
+    registry: registry(ecrRegistry, parsed.awsRegion),
     secondary:
       awsRegionSecondary && ecrRegistrySecondary
         ? registry(ecrRegistrySecondary, awsRegionSecondary)

@@ -26,7 +26,7 @@ export const plan = stage({
   async run(ctx, log) {
     const { version } = need(ctx, 'resolve');
     const { commit } = need(ctx, 'checkout');
-    const repository = `${ctx.inputs.ecrRegistry}/${ctx.inputs.repository}`;
+    const repository = `${ctx.inputs.registry.host}/${ctx.inputs.repository}`;
     const result: Plan = {
       repository,
       tag: version,

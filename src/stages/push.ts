@@ -132,7 +132,7 @@ export const push = stage({
     const { authorization } = await need(ctx, 'login').fresh(log);
     const repository = ctx.inputs.repository;
     const where = `${plan.repository}:${plan.tag}`;
-    const client = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, authorization);
+    const client = ociClientFor(ctx, log, ctx.inputs.registry.host, authorization);
     const expected: ExpectedArtifact = { revision: plan.revision, files: await readTree(baked.dir) };
 
     const reuse = (digest: string): Pushed => {
@@ -181,7 +181,7 @@ export const push = stage({
 });
 
 function finish(ctx: Context, digest: string, reused: boolean): Pushed {
-  const artifact = `${ctx.inputs.ecrRegistry}/${ctx.inputs.repository}@${digest}`;
+  const artifact = `${ctx.inputs.registry.host}/${ctx.inputs.repository}@${digest}`;
   ctx.outputs.set('digest', digest);
   ctx.outputs.set('artifact', artifact);
   ctx.outputs.set('reused', String(reused));

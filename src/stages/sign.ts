@@ -161,7 +161,7 @@ async function cosignForRun(ctx: Context, log: Log, digest: string) {
   const registry = await need(ctx, 'login').fresh(log);
   const sigTag = signatureTag(digest);
   // When the registry cannot tell, cosign looks.
-  const tagged = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, registry.authorization)
+  const tagged = ociClientFor(ctx, log, ctx.inputs.registry.host, registry.authorization)
     .headManifest(ctx.inputs.repository, sigTag)
     .then(
       (head) => head !== undefined,

@@ -35,7 +35,7 @@ export const verifyArtifact = stage({
     const { digest, artifact } = need(ctx, 'push');
     const { authorization } = await need(ctx, 'login').fresh(log);
     const repository = ctx.inputs.repository;
-    const client = ociClientFor(ctx, log, ctx.inputs.ecrRegistry, authorization);
+    const client = ociClientFor(ctx, log, ctx.inputs.registry.host, authorization);
     const fail = (what: string) =>
       new ActionError(`the artifact pulled back from ${artifact} ${what}`, {
         hint: 'the registry does not hold what was baked; do not deploy this digest, and report it',

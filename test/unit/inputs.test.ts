@@ -73,7 +73,7 @@ describe('inputs', () => {
         tag: '0.10.0',
       }),
     );
-    assert.equal(inputs.ecrRegistry, '127.0.0.1:5000');
+    assert.equal(inputs.registry.host, '127.0.0.1:5000');
     assert.equal(inputs.teleportVersion, '17.4.8');
     assert.equal(inputs.tag, '0.10.0');
   });
